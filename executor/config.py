@@ -1,0 +1,45 @@
+"""Operator settings of the runtime, read from EXECUTOR_* environment variables with safe defaults."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from executor.limits import DEFAULT_MAXIMA, Limits, maxima_from_env
+
+
+@dataclass(frozen=True)
+class Config:
+    # Where per-slot locks, workspaces and mount points live. Root-owned, 0700: boxes never see it.
+    state_dir: str = "/run/executor"
+    # How many boxes may exist at once on this host; each slot owns a uid/gid range and a cgroup.
+    slots: int = 64
+    # First host uid/gid of slot 0; slot n maps box ids 0..65535 onto id_base + n * 65536.
+    id_base: int = 100000
+    # The cgroup (relative to the cgroup mount) under which every box's cgroup is made.
+    cgroup_parent: str = "executor"
+    cgroup_mount: str = "/sys/fs/cgroup"
+    maxima: Limits = field(default_factory=lambda: DEFAULT_MAXIMA)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
+        env = os.environ if environ is None else environ
+        return cls(
+            state_dir=env.get("EXECUTOR_STATE_DIR", cls.state_dir),
+            slots=_int(env, "EXECUTOR_SLOTS", cls.slots),
+            id_base=_int(env, "EXECUTOR_ID_BASE", cls.id_base),
+            cgroup_parent=env.get("EXECUTOR_CGROUP_PARENT", cls.cgroup_parent),
+            cgroup_mount=env.get("EXECUTOR_CGROUP_MOUNT", cls.cgroup_mount),
+            maxima=maxima_from_env(env),
+        )
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{name}: not a whole number: {raw!r}") from None
