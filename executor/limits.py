@@ -36,7 +36,7 @@ class Limits:
 
     def with_changes(self, **changes: float | int | None) -> Limits:
         """A copy with the given fields changed; None values are ignored (handy for optional CLI flags)."""
-        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})  # type: ignore[arg-type]
 
 
 # The operator's ceilings: a request may ask for less, never for more.
@@ -81,7 +81,7 @@ def maxima_from_env(environ: Mapping[str, str] | None = None) -> Limits:
             changes[f.name] = float(raw) if f.type == "float" else int(raw)
         except ValueError:
             raise LimitError(f"EXECUTOR_MAX_{f.name.upper()}: not a number: {raw!r}") from None
-    return replace(DEFAULT_MAXIMA, **changes)
+    return replace(DEFAULT_MAXIMA, **changes)  # type: ignore[arg-type]
 
 
 def validate(limits: Limits, maxima: Limits) -> Limits:

@@ -26,6 +26,18 @@ S = syscalls
 RO_FLAGS = S.MS_RDONLY | S.MS_NOSUID | S.MS_NODEV
 
 
+GENERATED_ETC = {
+    "passwd": f"root:x:0:0:root:/root:/bin/false\n{BOX_USER}:x:{BOX_UID}:{BOX_UID}:{BOX_USER}:/box:/bin/sh\n"
+    "nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
+    "group": f"root:x:0:\n{BOX_USER}:x:{BOX_UID}:\nnogroup:x:65534:\n",
+    "hosts": f"127.0.0.1\tlocalhost {HOSTNAME}\n::1\tlocalhost ip6-localhost ip6-loopback\n",
+    "hostname": f"{HOSTNAME}\n",
+    "nsswitch.conf": "passwd: files\ngroup: files\nhosts: files\n",
+    "resolv.conf": "",
+    "os-release": 'NAME="sandbox"\nID=sandbox\n',
+}
+
+
 @dataclass(frozen=True)
 class Layout:
     """What of the host a box sees. Everything is read-only; nothing else of the host is there."""
@@ -41,22 +53,12 @@ class Layout:
     # /proc entries hidden (bound over with /dev/null) or made read-only, as Docker does.
     proc_masked: tuple[str, ...] = (
         "kcore", "keys", "timer_list", "sched_debug", "latency_stats", "kallsyms", "key-users", "kpagecount",
-        "kpageflags", "kpagecgroup", "sysrq-trigger", "config.gz", "vmallocinfo",
+        "kpageflags", "kpagecgroup", "sysrq-trigger", "config.gz", "vmallocinfo", "kmsg",
     )  # fmt: skip
     proc_readonly: tuple[str, ...] = ("sys", "irq", "bus", "fs", "asound", "acpi", "scsi", "driver", "tty")
     etc_files: dict[str, str] = field(default_factory=lambda: dict(GENERATED_ETC))
 
 
-GENERATED_ETC = {
-    "passwd": f"root:x:0:0:root:/root:/bin/false\n{BOX_USER}:x:{BOX_UID}:{BOX_UID}:{BOX_USER}:/box:/bin/sh\n"
-    "nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
-    "group": f"root:x:0:\n{BOX_USER}:x:{BOX_UID}:\nnogroup:x:65534:\n",
-    "hosts": f"127.0.0.1\tlocalhost {HOSTNAME}\n::1\tlocalhost ip6-localhost ip6-loopback\n",
-    "hostname": f"{HOSTNAME}\n",
-    "nsswitch.conf": "passwd: files\ngroup: files\nhosts: files\n",
-    "resolv.conf": "",
-    "os-release": 'NAME="sandbox"\nID=sandbox\n',
-}
 
 
 # --------------------------------------------------------------------------------------------- host side ----

@@ -22,7 +22,7 @@ def run_limits(language: Language, requested: Limits, maxima: Limits) -> Limits:
         if extra:
             value = getattr(requested, f.name) + extra
             changes[f.name] = min(type(getattr(requested, f.name))(value), getattr(maxima, f.name))
-    return replace(requested, **changes)
+    return replace(requested, **changes)  # type: ignore[arg-type]
 
 
 def run_argv(language: Language, requested: Limits, args: Sequence[str]) -> list[str]:

@@ -22,7 +22,8 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from executor import cgroups, limits as limits_mod, mounts, namespaces, network, seccomp, slots, syscalls
+from executor import cgroups, mounts, namespaces, network, seccomp, slots, syscalls
+from executor import limits as limits_mod
 from executor.cgroups import CgroupBackend, CgroupLimits
 from executor.config import Config
 from executor.limits import Limits
@@ -201,6 +202,15 @@ class Sandbox:
             for fd in opened:
                 os.close(fd)
             cgroup.destroy()
+
+
+def cleanup_leftovers(config: Config | None = None) -> int:
+    """Remove what crashed runs left (cgroups and their processes, mounts, directories) in slots nobody holds.
+
+    A worker calls this when it starts; acquiring a slot also cleans that slot. Returns how many slots had any.
+    """
+    config = config or Config.from_env()
+    return slots.cleanup_leftovers(config, cgroups.detect(config.cgroup_parent, config.cgroup_mount))
 
 
 def _stdin_fd(data: bytes) -> int:
@@ -462,7 +472,7 @@ def _program(plan: _Plan, sync_w: int, go_r: int, exec_w: int) -> None:
         step = "13"
         seccomp.set_no_new_privs()
         seccomp.load_bpf(plan.seccomp_bpf)
-        os.execve(path, list(plan.argv), dict(plan.env))
+        os.execve(path, list(plan.argv), dict(plan.env))  # noqa: S606 - the point of the sandbox
     except BaseException as e:  # noqa: B036
         try:
             os.write(exec_w, f"step {step}: {type(e).__name__}: {e}".encode())
