@@ -63,6 +63,24 @@ class CgroupLimits:
         return device if os.path.exists(os.path.join(SYS_DEV_BLOCK, device)) else None
 
 
+def whole_disk_of(path: str) -> tuple[int, int] | None:
+    """(major, minor) of the whole disk holding `path`, or None when no block device is involved (tmpfs,
+    overlay, network filesystems): the I/O controllers throttle whole disks only."""
+    dev = os.stat(path).st_dev
+    sys_path = os.path.join(SYS_DEV_BLOCK, f"{os.major(dev)}:{os.minor(dev)}")
+    if not os.path.exists(sys_path):
+        return None
+    if os.path.exists(os.path.join(sys_path, "partition")):
+        sys_path = os.path.dirname(os.path.realpath(sys_path))
+        try:
+            with open(os.path.join(sys_path, "dev")) as f:
+                major, minor = f.read().strip().split(":")
+        except OSError:
+            return None
+        return int(major), int(minor)
+    return os.major(dev), os.minor(dev)
+
+
 # --- file helpers: every cgroupfs access goes through these, so every error names its file ---
 
 

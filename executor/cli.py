@@ -13,6 +13,7 @@ from executor import languages, runner
 from executor.config import Config
 from executor.limits import LimitError, Limits
 from executor.result import Status
+from executor.sandbox import cleanup_leftovers
 
 
 class _Parser(argparse.ArgumentParser):
@@ -30,6 +31,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     langs = sub.add_parser("languages", help="list languages as JSON")
     langs.add_argument("--self-test", action="store_true", help="also run each language's self-test")
+    sub.add_parser("cleanup", help="remove what crashed runs left behind (run at worker start)")
     run = sub.add_parser("run", help="compile if needed and run SOURCE; print the result as JSON")
     run.add_argument("--language", required=True)
     run.add_argument("source")
@@ -59,6 +61,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = Config.from_env()
     except (ValueError, LimitError) as e:
         _usage_error(str(e))
+    if args.command == "cleanup":
+        print(json.dumps({"cleaned_slots": cleanup_leftovers(config)}))
+        return 0
     if args.command == "languages":
         listing = []
         for lang in languages.LANGUAGES:

@@ -21,6 +21,10 @@ class Config:
     cgroup_parent: str = "executor"
     cgroup_mount: str = "/sys/fs/cgroup"
     maxima: Limits = field(default_factory=lambda: DEFAULT_MAXIMA)
+    # Block-I/O throttle of each box on the disk that holds the runtime (/usr), in bytes per second. Boxes
+    # write only to tmpfs, so this bounds how hard one box can hit the host's disk by reading its files.
+    io_read_bps: int = 128 * 1024 * 1024
+    io_write_bps: int = 32 * 1024 * 1024
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
@@ -32,6 +36,8 @@ class Config:
             cgroup_parent=env.get("EXECUTOR_CGROUP_PARENT", cls.cgroup_parent),
             cgroup_mount=env.get("EXECUTOR_CGROUP_MOUNT", cls.cgroup_mount),
             maxima=maxima_from_env(env),
+            io_read_bps=_int(env, "EXECUTOR_IO_READ_BPS", cls.io_read_bps),
+            io_write_bps=_int(env, "EXECUTOR_IO_WRITE_BPS", cls.io_write_bps),
         )
 
 

@@ -15,6 +15,7 @@ pid namespace: orphans cannot outlive the run. If the worker dies, PR_SET_PDEATH
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import select
 import signal
@@ -155,7 +156,9 @@ class Sandbox:
         opened: list[int] = []
         try:
             cgroup.apply(CgroupLimits(memory_bytes=limits.memory * MIB, pids_max=limits.processes,
-                                      cpu_quota_cpus=limits.cpus))  # fmt: skip
+                                      cpu_quota_cpus=limits.cpus, io_read_bps=self.config.io_read_bps,
+                                      io_write_bps=self.config.io_write_bps,
+                                      io_device=_runtime_disk()))  # fmt: skip
             cgroup_fds = cgroup.open_procs_fds()
             opened += cgroup_fds
             stdin_fd = _stdin_fd(stdin)
@@ -211,6 +214,11 @@ def cleanup_leftovers(config: Config | None = None) -> int:
     """
     config = config or Config.from_env()
     return slots.cleanup_leftovers(config, cgroups.detect(config.cgroup_parent, config.cgroup_mount))
+
+
+@functools.cache
+def _runtime_disk() -> tuple[int, int] | None:
+    return cgroups.whole_disk_of("/usr")
 
 
 def _stdin_fd(data: bytes) -> int:

@@ -90,7 +90,8 @@ def test_file_size_limit(config: Config) -> None:
 
 
 def test_open_files_limit(config: Config) -> None:
-    source = "fs = []\ntry:\n    while True: fs.append(open('/dev/null'))\nexcept OSError as e:\n    print(e.errno, len(fs))"
+    source = "fs = []\ntry:\n    while True: fs.append(open('/dev/null'))\n" \
+             "except OSError as e:\n    print(e.errno, len(fs))"
     out = run(config, "python3", source, quick(open_files=40))
     assert out.status is Status.OK and out.run is not None
     errno_, count = out.run.stdout.split()
@@ -122,7 +123,8 @@ except OSError as e:
 
 
 def test_inode_limit(config: Config) -> None:
-    source = "import os\nn = 0\ntry:\n    while True: open(f'/tmp/f{n}', 'w').close(); n += 1\nexcept OSError as e:\n    print(e.errno, n)"
+    source = "n = 0\ntry:\n    while True: open(f'/tmp/f{n}', 'w').close(); n += 1\n" \
+             "except OSError as e:\n    print(e.errno, n)"
     out = run(config, "python3", source, quick(disk_inodes=100))
     assert out.status is Status.OK and out.run is not None
     errno_, count = out.run.stdout.split()
@@ -148,3 +150,33 @@ def test_a_compile_error_is_reported_with_the_compilers_message(config: Config) 
     out = run(config, "c", "int main(void){ return undefined_name; }\n", quick())
     assert out.status is Status.COMPILE_ERROR and out.run is None and out.compile is not None
     assert b"main.c:1" in out.compile.stderr and b"undefined_name" in out.compile.stderr
+
+
+def test_block_io_is_throttled_on_the_runtimes_disk(config: Config) -> None:
+    import glob
+    import threading
+
+    from executor import cgroups
+
+    disk = cgroups.whole_disk_of("/usr")
+    assert disk is not None, "this machine's /usr is on a block device"
+    seen: list[str] = []
+
+    def watch() -> None:
+        deadline = time.monotonic() + 5
+        while not seen and time.monotonic() < deadline:
+            for path in glob.glob(f"/sys/fs/cgroup/blkio/{config.cgroup_parent}/slot-*/blkio.throttle.read_bps_device"):
+                try:
+                    with open(path) as f:
+                        if text := f.read().strip():
+                            seen.append(text)
+                except OSError:
+                    pass
+            time.sleep(0.01)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    out = run(config, "bash", "sleep 1", quick())
+    watcher.join()
+    assert out.status is Status.OK
+    assert seen and seen[0] == f"{disk[0]}:{disk[1]} {config.io_read_bps}"
