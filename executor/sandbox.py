@@ -63,6 +63,7 @@ class _Plan:
     idmap: namespaces.IdMap
     rlimits: list[tuple[int, int]]
     seccomp_bpf: bytes
+    lo_request: bytes
     last_cap: int
     cgroup_fds: list[int]
     stdin_fd: int
@@ -186,6 +187,7 @@ class Sandbox:
                 idmap=idmap,
                 rlimits=limits_mod.rlimits(limits),
                 seccomp_bpf=seccomp.compile_bpf(),
+                lo_request=network.loopback_up_request(),
                 last_cap=syscalls.last_cap(),
                 cgroup_fds=cgroup_fds,
                 stdin_fd=stdin_fd,
@@ -382,7 +384,7 @@ def _keeper(plan: _Plan) -> None:
         _close_fds_except([plan.stdin_fd, plan.stdout_w, plan.stderr_w, plan.status_w, *plan.cgroup_fds])
         # 3. Mount, UTS, IPC and pid namespaces owned by the host's user namespace; then the network namespace.
         syscalls.unshare(namespaces.KEEPER_NAMESPACES & ~syscalls.CLONE_NEWNET)
-        network.enter_new_network_namespace()
+        network.enter_new_network_namespace(plan.lo_request)
         namespaces.set_hostname()
         # 4. The first child in the new pid namespace is the box's init (pid 1).
         child = os.fork()

@@ -115,3 +115,13 @@ def test_environment_is_built_from_scratch_and_only_std_fds_are_open(config: Con
                         "PYTHONUNBUFFERED", "LC_CTYPE"}  # fmt: skip
     assert "secret-marker-1" not in json.dumps(seen)
     assert seen["fds"] == ["0", "1", "2", "3"]  # 3 is the directory listing itself
+
+
+def test_loopback_is_up_inside_the_box(config: Config) -> None:
+    source = (
+        "import socket\ns = socket.create_server(('127.0.0.1', 0))\n"
+        "c = socket.create_connection(s.getsockname())\na, _ = s.accept()\nc.sendall(b'ping')\nprint(a.recv(4))\n"
+    )
+    outcome = runner.execute(languages.get("python3"), source.encode(), config=config)
+    assert outcome.status is Status.OK and outcome.run is not None, outcome.to_json()
+    assert outcome.run.stdout == b"b'ping'\n"
