@@ -15,16 +15,19 @@ from __future__ import annotations
 import errno
 from dataclasses import dataclass, field
 
+from executor.syscalls import (
+    CLONE_NEWCGROUP,
+    CLONE_NEWIPC,
+    CLONE_NEWNET,
+    CLONE_NEWNS,
+    CLONE_NEWPID,
+    CLONE_NEWTIME,
+    CLONE_NEWUSER,
+    CLONE_NEWUTS,
+)
+
 # --- constants the policy refers to (x86_64 values) -------------------------------------------------------
 
-CLONE_NEWTIME = 0x00000080
-CLONE_NEWNS = 0x00020000
-CLONE_NEWCGROUP = 0x02000000
-CLONE_NEWUTS = 0x04000000
-CLONE_NEWIPC = 0x08000000
-CLONE_NEWUSER = 0x10000000
-CLONE_NEWPID = 0x20000000
-CLONE_NEWNET = 0x40000000
 # In clone(2) (not clone3) 0x80 sits in the exit-signal byte; no valid signal (1..64) has that bit, and a time
 # namespace can only be made through clone3/unshare, both denied. Masking it anyway costs nothing.
 CLONE_NAMESPACE_FLAGS = (
