@@ -67,8 +67,9 @@ class Layout:
 class Workspace:
     """A sandbox's tmpfs on the host: `files/` (the submission) and the layers kept from earlier stages."""
 
-    def __init__(self, path: str, size_mib: int, inodes: int) -> None:
+    def __init__(self, path: str, size_mib: int, inodes: int, owner: int = 0) -> None:
         self.path = path
+        self.owner = owner  # host uid of the box user: the program owns its submitted files and directories
         os.makedirs(path, mode=0o700, exist_ok=True)
         S.mount("tmpfs", path, "tmpfs", S.MS_NOSUID | S.MS_NODEV, f"size={size_mib}m,nr_inodes={inodes},mode=700")
         self._dirfd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
@@ -86,14 +87,19 @@ class Workspace:
             for part in parts[:-1]:
                 try:
                     os.mkdir(part, 0o755, dir_fd=fd)
+                    made = True
                 except FileExistsError:
-                    pass
+                    made = False
                 nxt = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
                 os.close(fd)
                 fd = nxt
+                if made:
+                    os.fchown(fd, self.owner, self.owner)
             flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
             out = os.open(parts[-1], flags, mode & 0o755, dir_fd=fd)
             try:
+                os.fchown(out, self.owner, self.owner)
+                os.fchmod(out, mode & 0o755)  # fchown clears nothing here, but the umask may have
                 view = memoryview(data)
                 while view:
                     view = view[os.write(out, view) :]

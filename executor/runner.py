@@ -51,6 +51,8 @@ def prepare(sandbox: Sandbox, language: Language, source: bytes, files: Mapping[
             compile_limits: Limits | None = None) -> Program:  # fmt: skip
     """Write the source and extra files into the sandbox's read-only layer and compile once if needed."""
     for name, data in (files or {}).items():
+        if name == language.source_name:
+            raise ValueError(f"file name {name!r}: the source file of {language.id} is already called that")
         sandbox.add_file(name, data)
     sandbox.add_file(language.source_name, source)
     program = Program(language, sandbox)

@@ -15,6 +15,7 @@ pid namespace: orphans cannot outlive the run. If the worker dies, PR_SET_PDEATH
 from __future__ import annotations
 
 import errno
+import fcntl
 import functools
 import os
 import select
@@ -91,8 +92,9 @@ class Sandbox:
         self.slot = slots.acquire(self.config, self.backend, start=os.getpid() % self.config.slots)
         try:
             os.makedirs(self.slot.path, mode=0o700, exist_ok=True)
+            owner = namespaces.IdMap.for_slot(self.config.id_base, self.slot.number).box_user_on_host
             self.workspace = mounts.Workspace(self.slot.workspace, self.config.maxima.disk,
-                                              self.config.maxima.disk_inodes)  # fmt: skip
+                                              self.config.maxima.disk_inodes, owner)  # fmt: skip
             self.layers = [self.workspace.files]
         except BaseException:
             self.destroy()
@@ -224,12 +226,16 @@ def _runtime_disk() -> tuple[int, int] | None:
 
 
 def _stdin_fd(data: bytes) -> int:
-    """A read-only fd of an anonymous in-memory file: no pipe to keep fed, no deadlock, nothing on disk."""
-    fd = os.memfd_create("stdin", os.MFD_CLOEXEC)
+    """A read-only fd of a sealed anonymous in-memory file: no pipe to keep fed, no deadlock, nothing on disk,
+    and no way for the program to reopen it for writing and change its own input."""
+    fd = os.memfd_create("stdin", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
     try:
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view) :]
+        os.fchmod(fd, 0o400)
+        fcntl.fcntl(fd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_WRITE | fcntl.F_SEAL_GROW | fcntl.F_SEAL_SHRINK
+                    | fcntl.F_SEAL_SEAL)  # fmt: skip
         ro = os.open(f"/proc/self/fd/{fd}", os.O_RDONLY | os.O_CLOEXEC)
     finally:
         os.close(fd)
@@ -478,6 +484,11 @@ def _program(plan: _Plan, sync_w: int, go_r: int, exec_w: int) -> None:
         os.set_inheritable(3, False)
         exec_w = 3
         path = _which(plan.argv[0], plan.env["PATH"])
+        # Signals as a fresh process has them: the worker's ignored signals (CPython ignores SIGPIPE and
+        # SIGXFSZ) and blocked mask survive exec and would change how programs and pipelines behave.
+        for signum in _RESETTABLE_SIGNALS:
+            signal.signal(signum, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_SETMASK, [])
         # 13. no_new_privs, then the seccomp filter, then exec: nothing may run between the filter and exec.
         step = "13"
         seccomp.set_no_new_privs()
@@ -490,6 +501,9 @@ def _program(plan: _Plan, sync_w: int, go_r: int, exec_w: int) -> None:
             pass
     finally:
         os._exit(127)
+
+
+_RESETTABLE_SIGNALS = tuple(sorted(signal.valid_signals() - {signal.SIGKILL, signal.SIGSTOP}))
 
 
 def _which(name: str, path: str) -> str:

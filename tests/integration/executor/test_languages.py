@@ -51,3 +51,15 @@ def test_java_gets_its_extra_memory_and_threads(config: Config) -> None:
     assert limits.memory == 256 + 192 and limits.processes == 64 + 32
     capped = runner.run_limits(java, Limits(memory=config.maxima.memory), config.maxima)
     assert capped.memory == config.maxima.memory
+
+
+def test_an_extra_file_named_like_the_source_is_refused(config: Config) -> None:
+    with pytest.raises(ValueError, match="main.py"):
+        runner.execute(languages.get("python3"), b"print(1)", files={"main.py": b"print(2)"}, config=config)
+
+
+def test_submitted_files_belong_to_the_box_user(config: Config) -> None:
+    source = b"import os\nos.mkdir('data/new')\nopen('data/in.txt', 'a').write('more')\nprint(os.stat('data').st_uid)"
+    out = runner.execute(languages.get("python3"), source, files={"data/in.txt": b"x"}, config=config)
+    assert out.status is Status.OK and out.run is not None, out.to_json()
+    assert out.run.stdout == b"1000\n"
