@@ -11,6 +11,7 @@ import pytest
 
 from executor.config import Config
 from executor.limits import Limits
+from executor.sandbox import cleanup_leftovers
 
 TEST_STATE_DIR = "/run/executor-test"
 TEST_CGROUP_PARENT = "executor-test"
@@ -20,12 +21,13 @@ TEST_CGROUP_PARENT = "executor-test"
 def config() -> Iterator[Config]:
     if os.geteuid() != 0:
         pytest.fail("the sandbox tests must run as root (namespaces, cgroups, mounts)", pytrace=False)
-    yield Config(state_dir=TEST_STATE_DIR, cgroup_parent=TEST_CGROUP_PARENT, slots=16)
+    config = Config(state_dir=TEST_STATE_DIR, cgroup_parent=TEST_CGROUP_PARENT, slots=16)
+    cleanup_leftovers(config)  # as a worker does when it starts: an interrupted earlier test run may have left some
+    yield config
 
 
-def box_processes_on_host(config: Config) -> list[tuple[int, int]]:
-    """(pid, uid) of every host process running as a uid of some slot's range."""
-    low, high = config.id_base, config.id_base + config.slots * 65536
+def host_processes_with_uids(uids: range) -> list[tuple[int, str]]:
+    """(pid, /proc/<pid>/status text) of every host process whose real, effective, saved or fs uid is in `uids`."""
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -35,10 +37,16 @@ def box_processes_on_host(config: Config) -> list[tuple[int, int]]:
                 status = f.read()
         except OSError:
             continue
-        match = re.search(r"^Uid:\s+(\d+)", status, re.M)
-        if match and low <= int(match.group(1)) < high:
-            found.append((int(entry), int(match.group(1))))
+        match = re.search(r"^Uid:\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)", status, re.M)
+        if match and any(int(u) in uids for u in match.groups()):
+            found.append((int(entry), status))
     return found
+
+
+def box_processes_on_host(config: Config) -> list[int]:
+    """Pids of every host process running as a uid of some slot's range."""
+    low = config.id_base
+    return [pid for pid, _ in host_processes_with_uids(range(low, low + config.slots * 65536))]
 
 
 def quick(**changes: float | int) -> Limits:

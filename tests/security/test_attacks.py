@@ -38,6 +38,7 @@ from executor.limits import Limits
 from executor.namespaces import BOX_UID, ID_RANGE
 from executor.result import Outcome, StageResult, Status
 from executor.runner import execute
+from tests.conftest import host_processes_with_uids
 
 CASES_DIR = Path(__file__).parent / "cases"
 CASE_FILES = sorted(CASES_DIR.glob("*.toml"))
@@ -274,18 +275,12 @@ def box_processes(host: Host) -> list[str]:
     """Host processes with any uid in the box range: none of ours may outlive its run."""
     sentinel_pids = {p.pid for p in host.sentinels}
     found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) in sentinel_pids:
+    for pid, status in host_processes_with_uids(BOX_UIDS):
+        if pid in sentinel_pids or _foreign_executor(pid):
             continue
-        try:
-            with open(f"/proc/{entry}/status") as f:
-                status = f.read()
-        except OSError:
-            continue
-        uids = re.search(r"^Uid:\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)", status, re.M)
-        if uids and any(int(u) in BOX_UIDS for u in uids.groups()) and not _foreign_executor(int(entry)):
-            name = re.search(r"^Name:\s+(.*)$", status, re.M)
-            found.append(f"pid {entry} ({name.group(1) if name else '?'}) uids {uids.groups()}")
+        name = re.search(r"^Name:\s+(.*)$", status, re.M)
+        uids = re.search(r"^Uid:\s+(.*)$", status, re.M)
+        found.append(f"pid {pid} ({name.group(1) if name else '?'}) uids {uids.group(1) if uids else '?'}")
     return found
 
 

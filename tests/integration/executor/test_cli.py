@@ -17,7 +17,7 @@ STAGE_KEYS = {"status", "exit_code", "signal", "stdout", "stderr", "stdout_trunc
 
 def cli(config: Config, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "EXECUTOR_STATE_DIR": config.state_dir, "EXECUTOR_CGROUP_PARENT": config.cgroup_parent,
-           "PYTHONPATH": str(ROOT)}  # fmt: skip
+           "EXECUTOR_SLOTS": str(config.slots), "PYTHONPATH": str(ROOT)}  # fmt: skip
     return subprocess.run([sys.executable, "-m", "executor", *args], capture_output=True, text=True, env=env,
                           cwd=ROOT, timeout=120, check=False)  # fmt: skip
 
