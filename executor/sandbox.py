@@ -10,6 +10,15 @@ Process tree of one run (each arrow a fork):
 The keeper and init stay host root but are invisible and unreachable from the box (other uid, hidepid, no
 capabilities of the program). When the program exits, init exits, and the kernel kills everything left in the
 pid namespace: orphans cannot outlive the run. If the worker dies, PR_SET_PDEATHSIG takes keeper and init with it.
+
+The steps, numbered as in the code below; each fails loudly (reported as internal_error, never skipped):
+   keeper   1 die with the worker  2 close every fd but the box's  3 mount, UTS, IPC, pid, then net namespace
+            (lo up), hostname  4 fork init
+   init     5 build the root filesystem, pivot_root
+   program  6 join the cgroup, cgroup namespace  7 drop groups, rlimits  8 unshare the user namespace
+   init     9 write its uid/gid maps
+   program 10 drop capabilities, become uid 1000  11 new session, cwd /box  12 fds 0-2 only, default signals
+           13 no_new_privs, seccomp, exec
 """
 
 from __future__ import annotations
@@ -267,7 +276,7 @@ def _supervise(pid: int, cgroup: cgroups.Cgroup, limits: Limits, out_r: int, err
     finished: float | None = None
     killed_for: str | None = None
     killed_at = 0.0
-    cpu_seen = 0.0
+    next_cpu_check = 0.0  # when the cgroup's CPU counter is next worth reading
 
     def kill(reason: str) -> None:
         nonlocal killed_for, killed_at
@@ -290,13 +299,14 @@ def _supervise(pid: int, cgroup: cgroups.Cgroup, limits: Limits, out_r: int, err
             if wall_left <= 0:
                 kill("wall")
                 continue
-            cpu_seen = cgroup.cpu_time()
-            if cpu_seen >= limits.cpu_time:
-                kill("cpu")
-                continue
-            # The box cannot burn CPU faster than its quota, so the limit cannot be reached before this.
-            cpu_left = max((limits.cpu_time - cpu_seen) / limits.cpus, MIN_CHECK_INTERVAL)
-            timeout = min(wall_left, cpu_left)
+            if now >= next_cpu_check:
+                cpu_seen = cgroup.cpu_time()
+                if cpu_seen >= limits.cpu_time:
+                    kill("cpu")
+                    continue
+                # The box cannot burn CPU faster than its quota, so the limit cannot be reached before this.
+                next_cpu_check = now + max((limits.cpu_time - cpu_seen) / limits.cpus, MIN_CHECK_INTERVAL)
+            timeout = min(wall_left, next_cpu_check - now)
         for fd, _ in poller.poll(max(timeout, 0.001) * 1000):
             try:
                 chunk = os.read(fd, READ_CHUNK)
@@ -310,6 +320,7 @@ def _supervise(pid: int, cgroup: cgroups.Cgroup, limits: Limits, out_r: int, err
                 status_buf += chunk
                 if started is None and b"started\n" in status_buf:
                     started = time.monotonic()
+                    next_cpu_check = started + limits.cpu_time / limits.cpus
                 if b"\nexit " in b"\n" + status_buf and finished is None:
                     finished = time.monotonic()
                 continue
