@@ -1,0 +1,5 @@
+from django.apps import AppConfig
+
+
+class LanguagesConfig(AppConfig):
+    name = "sandbox_service.languages"

@@ -1,0 +1,80 @@
+"""Submissions and the result of each test."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+from sandbox_service.submissions.states import Queue, Status, Verdict
+
+
+class Submission(models.Model):
+    token = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="submissions")
+    # None: a free "scratch" run with its own stdin, no test cases.
+    problem = models.ForeignKey("problems.Problem", null=True, blank=True, on_delete=models.CASCADE,
+                                related_name="submissions")  # fmt: skip
+    language = models.ForeignKey("languages.Language", on_delete=models.PROTECT, related_name="submissions")
+    source = models.TextField()
+    # Extra files beside the source: [{"name": ..., "content": ..., "encoding": "utf8" | "base64"}]
+    files = models.JSONField(default=list, blank=True)
+    stdin = models.TextField(blank=True)  # scratch runs only
+    expected_output = models.TextField(null=True, blank=True)  # scratch runs: compared when given
+    args = models.JSONField(default=list, blank=True)
+    limits = models.JSONField(default=dict, blank=True)  # the effective run limits (executor field names)
+    queue = models.CharField(max_length=16, choices=Queue.choices, default=Queue.INTERACTIVE)
+
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    verdict = models.CharField(max_length=16, choices=Verdict.choices, blank=True, db_index=True)
+    score = models.PositiveIntegerField(default=0)
+    max_score = models.PositiveIntegerField(default=0)
+    message = models.TextField(blank=True)  # why: internal errors, limits
+    compile_output = models.TextField(blank=True)
+    # The run of a scratch submission (graded submissions keep theirs per test).
+    stdout = models.TextField(blank=True)
+    stderr = models.TextField(blank=True)
+    exit_code = models.IntegerField(null=True, blank=True)
+    signal = models.IntegerField(null=True, blank=True)
+    # Largest figures over the tests.
+    cpu_time = models.FloatField(null=True, blank=True)
+    wall_time = models.FloatField(null=True, blank=True)
+    memory = models.BigIntegerField(null=True, blank=True)
+    tests_done = models.PositiveIntegerField(default=0)
+    tests_total = models.PositiveIntegerField(default=0)
+
+    attempts = models.PositiveIntegerField(default=0)  # how many times a worker started it
+    worker = models.CharField(max_length=200, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["owner", "created_at"]), models.Index(fields=["status", "queued_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.token} ({self.status}{', ' + self.verdict if self.verdict else ''})"
+
+
+class TestResult(models.Model):
+    __test__ = False
+
+    submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="results")
+    test_case = models.ForeignKey("problems.TestCase", null=True, on_delete=models.SET_NULL, related_name="results")
+    order = models.PositiveIntegerField()
+    verdict = models.CharField(max_length=16, choices=Verdict.choices)
+    points = models.PositiveIntegerField(default=0)
+    cpu_time = models.FloatField(default=0)
+    wall_time = models.FloatField(default=0)
+    memory = models.BigIntegerField(default=0)
+    exit_code = models.IntegerField(null=True, blank=True)
+    signal = models.IntegerField(null=True, blank=True)
+    stdout = models.TextField(blank=True)  # an excerpt
+    stderr = models.TextField(blank=True)  # an excerpt
+    checker_message = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["submission", "order"]
+        constraints = [models.UniqueConstraint(fields=["submission", "order"], name="one_result_per_test")]
