@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "sandbox_service.problems",
     "sandbox_service.submissions",
     "sandbox_service.api",
+    "sandbox_service.core",
 ]
 
 MIDDLEWARE = [

@@ -34,6 +34,6 @@ def language_sync(*, self_test: bool = True, config: Config | None = None) -> li
             },
         )
         rows.append(row)
-    Language.objects.exclude(id__in=[d.id for d in registry.LANGUAGES]).update(available=False,
-                                                                                 self_test_message="not in the executor's registry")  # fmt: skip
+    gone = Language.objects.exclude(id__in=[d.id for d in registry.LANGUAGES])
+    gone.update(available=False, self_test_message="not in the executor's registry")
     return rows

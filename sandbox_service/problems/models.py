@@ -26,8 +26,8 @@ class Problem(models.Model):
     checker = models.CharField(max_length=16, choices=Checker.choices, default=Checker.WHITESPACE)
     float_abs_tolerance = models.FloatField(default=1e-6)
     float_rel_tolerance = models.FloatField(default=1e-6)
-    # A custom checker runs in the sandbox as `CHECKER input expected output` and accepts with exit code 0;
-    # what it prints on stdout is shown as the checker's message.
+    # A custom checker runs in the sandbox as `CHECKER input expected output`: exit code 0 accepts, 1 or 2
+    # rejects (testlib's convention), anything else is a failure of the checker; its stdout is the message.
     checker_language = models.ForeignKey("languages.Language", null=True, blank=True, on_delete=models.PROTECT,
                                          related_name="checked_problems")  # fmt: skip
     checker_source = models.TextField(blank=True)

@@ -19,7 +19,8 @@ class Submission(models.Model):
     # Extra files beside the source: [{"name": ..., "content": ..., "encoding": "utf8" | "base64"}]
     files = models.JSONField(default=list, blank=True)
     stdin = models.TextField(blank=True)  # scratch runs only
-    expected_output = models.TextField(null=True, blank=True)  # scratch runs: compared when given
+    # Scratch runs: compared when given. None (not "") means "nothing to compare": an empty output is an answer.
+    expected_output = models.TextField(null=True, blank=True)  # noqa: DJ001
     args = models.JSONField(default=list, blank=True)
     limits = models.JSONField(default=dict, blank=True)  # the effective run limits (executor field names)
     queue = models.CharField(max_length=16, choices=Queue.choices, default=Queue.INTERACTIVE)
@@ -42,7 +43,10 @@ class Submission(models.Model):
     tests_done = models.PositiveIntegerField(default=0)
     tests_total = models.PositiveIntegerField(default=0)
 
-    attempts = models.PositiveIntegerField(default=0)  # how many times a worker started it
+    # How many times a worker started it: never goes down, so it fences off a worker that lost its lease.
+    attempts = models.PositiveIntegerField(default=0)
+    # Infrastructure failures (sandbox errors, dead workers) since it was last queued by a person.
+    failures = models.PositiveIntegerField(default=0)
     worker = models.CharField(max_length=200, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
@@ -78,3 +82,6 @@ class TestResult(models.Model):
     class Meta:
         ordering = ["submission", "order"]
         constraints = [models.UniqueConstraint(fields=["submission", "order"], name="one_result_per_test")]
+
+    def __str__(self) -> str:
+        return f"test {self.order}: {self.verdict}"

@@ -1,0 +1,76 @@
+"""Reads on submissions, and the mapping from rows to the plain data the grader takes."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Q, QuerySet
+
+from executor import languages as registry
+from executor.limits import Limits
+from sandbox_service.submissions.grading import CheckerSpec, GradingJob, TestSpec
+from sandbox_service.submissions.models import Submission
+from sandbox_service.submissions.states import Status
+
+
+def executor_language(language_id: str) -> registry.Language:
+    return registry.get(language_id)
+
+
+def grading_job_for(submission: Submission) -> tuple[GradingJob, bool]:
+    """The grading job of a submission, and whether it is a scratch run (no problem: its own stdin)."""
+    language = executor_language(submission.language_id)
+    files = {
+        f["name"]: base64.b64decode(f["content"]) if f.get("encoding") == "base64" else f["content"].encode()
+        for f in submission.files
+    }
+    limits = Limits().with_changes(**submission.limits)
+    problem = submission.problem
+    if problem is None:
+        expected = None if submission.expected_output is None else submission.expected_output.encode()
+        tests = [TestSpec(order=1, stdin=submission.stdin.encode(), expected=expected, points=0)]
+        checker = CheckerSpec()
+        stop = False
+    else:
+        tests = [
+            TestSpec(order=i, stdin=t.stdin.encode(), expected=t.expected_output.encode(), points=t.points,
+                     test_case_id=t.pk)  # fmt: skip
+            for i, t in enumerate(problem.test_cases.order_by("order", "id"), start=1)
+        ]
+        checker = CheckerSpec(kind=problem.checker, abs_tolerance=problem.float_abs_tolerance,
+                              rel_tolerance=problem.float_rel_tolerance, language_id=problem.checker_language_id,
+                              source=problem.checker_source)  # fmt: skip
+        stop = problem.stop_on_first_failure
+    job = GradingJob(language_id=language.id, source=submission.source.encode(), files=files,
+                     args=list(submission.args), limits=limits, tests=tests, checker=checker,
+                     stop_on_first_failure=stop)  # fmt: skip
+    return job, problem is None
+
+
+def excerpt_bytes(submission: Submission, scratch: bool) -> int:
+    """How much output is kept: all of it (up to the output limit) for a scratch run, an excerpt per test."""
+    from django.conf import settings
+
+    if scratch:
+        return int(submission.limits.get("output", 1024)) * 1024
+    return int(settings.SUBMISSIONS["OUTPUT_EXCERPT_BYTES"])
+
+
+def queue_depth() -> int:
+    return Submission.objects.filter(status=Status.QUEUED).count()
+
+
+def submissions_visible_to(user: AbstractBaseUser) -> QuerySet[Submission]:
+    """Students see their own; graders also those of problems they own or grade; staff see all."""
+    queryset = Submission.objects.select_related("language", "problem", "owner")
+    if getattr(user, "is_superuser", False):
+        return queryset
+    if getattr(user, "is_staff", False):
+        return queryset.filter(Q(owner=user) | Q(problem__owner=user) | Q(problem__graders=user)).distinct()
+    return queryset.filter(owner=user)
+
+
+def submission_get(token: Any, user: AbstractBaseUser) -> Submission | None:
+    return submissions_visible_to(user).filter(token=token).first()

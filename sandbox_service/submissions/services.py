@@ -1,0 +1,322 @@
+"""Writes on submissions: create (with backpressure), start, renew, record, requeue, fail, rejudge, recover.
+
+Every state change goes through `states.transition`, a conditional single-row update; the attempt number is
+part of the condition wherever a worker writes, so a worker that lost its lease (and whose submission was
+taken back and started again elsewhere) can no longer write anything.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from executor import limits as executor_limits
+from executor.config import Config
+from sandbox_service.languages.models import Language
+from sandbox_service.problems.models import Problem
+from sandbox_service.submissions import selectors
+from sandbox_service.submissions.grading import GradeResult, InfrastructureError, grade
+from sandbox_service.submissions.models import Submission, TestResult
+from sandbox_service.submissions.states import Queue, Status, Verdict, transition
+
+log = logging.getLogger(__name__)
+
+MAX_SOURCE_BYTES = 512 * 1024
+MAX_FILES = 32
+MAX_FILES_BYTES = 8 * 1024 * 1024
+MAX_STDIN_BYTES = 16 * 1024 * 1024
+REQUEST_LIMIT_FIELDS = ("cpu_time", "wall_time", "memory", "processes", "output")
+
+
+class SubmissionError(ValueError):
+    """Bad input; `field` names what is wrong (the API answers 400 with it)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class QueueFull(Exception):
+    """Too many submissions are waiting: try again later (503 + Retry-After)."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"the queue is full; retry after {retry_after} s")
+        self.retry_after = retry_after
+
+
+class RateLimited(Exception):
+    """This user submitted too often (429 + Retry-After)."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"too many submissions; retry after {retry_after} s")
+        self.retry_after = retry_after
+
+
+def _conf(name: str) -> Any:
+    return settings.SUBMISSIONS[name]
+
+
+# ---------------------------------------------------------------------------------------------- create ----
+
+
+def submission_create(
+    *,
+    owner: AbstractBaseUser,
+    language_id: str,
+    source: str,
+    problem: Problem | None = None,
+    stdin: str = "",
+    expected_output: str | None = None,
+    args: Sequence[str] = (),
+    files: Sequence[Mapping[str, str]] = (),
+    limits: Mapping[str, float | int] | None = None,
+    queue: str = Queue.INTERACTIVE,
+) -> Submission:
+    """Validate, apply backpressure, write the row; the task is enqueued when the transaction commits."""
+    language = Language.objects.filter(pk=language_id).first()
+    if language is None:
+        raise SubmissionError("language", f"unknown language {language_id!r}")
+    if not language.usable:
+        raise SubmissionError("language", f"{language.id} is {'disabled' if not language.enabled else 'unavailable'}")
+    if problem is not None:
+        allowed = list(problem.allowed_languages.values_list("pk", flat=True))
+        if allowed and language.pk not in allowed:
+            raise SubmissionError("language", f"{language.id} is not allowed for this problem")
+    if len(source.encode()) > MAX_SOURCE_BYTES:
+        raise SubmissionError("source", f"larger than {MAX_SOURCE_BYTES // 1024} KiB")
+    if len(stdin.encode()) > MAX_STDIN_BYTES:
+        raise SubmissionError("stdin", f"larger than {MAX_STDIN_BYTES // 1024 // 1024} MiB")
+    if not all(isinstance(a, str) for a in args) or len(args) > 64:
+        raise SubmissionError("args", "a list of at most 64 strings")
+    clean_files = _validate_files(files, language)
+    effective = _effective_limits(language, problem, limits or {})
+    _apply_backpressure(owner)
+    tests_total = problem.test_cases.count() if problem is not None else 1
+    with transaction.atomic():
+        submission = Submission.objects.create(
+            owner=owner, problem=problem, language=language, source=source, files=clean_files, stdin=stdin,
+            expected_output=expected_output, args=list(args), limits=effective, queue=queue,
+            status=Status.QUEUED, queued_at=timezone.now(), tests_total=tests_total,
+        )  # fmt: skip
+        transaction.on_commit(lambda: submission_enqueue(submission))
+    log.info("submission created", extra={"submission": str(submission.token), "queue": queue})
+    return submission
+
+
+def _validate_files(files: Sequence[Mapping[str, str]], language: Language) -> list[dict[str, str]]:
+    if len(files) > MAX_FILES:
+        raise SubmissionError("files", f"at most {MAX_FILES} files")
+    clean, total, names = [], 0, set()
+    source_name = selectors.executor_language(language.pk).source_name
+    for i, entry in enumerate(files):
+        name, content, encoding = entry.get("name", ""), entry.get("content", ""), entry.get("encoding", "utf8")
+        field = f"files[{i}]"
+        parts = name.split("/")
+        if not name or name.startswith("/") or any(p in ("", ".", "..") for p in parts) or "\0" in name:
+            raise SubmissionError(f"{field}.name", "a relative path without '.', '..' or empty parts")
+        if name == source_name or name in names:
+            raise SubmissionError(f"{field}.name", f"{name!r} is already in the submission")
+        if encoding not in ("utf8", "base64"):
+            raise SubmissionError(f"{field}.encoding", "utf8 or base64")
+        if encoding == "base64":
+            try:
+                size = len(base64.b64decode(content, validate=True))
+            except (binascii.Error, ValueError):
+                raise SubmissionError(f"{field}.content", "not valid base64") from None
+        else:
+            size = len(content.encode())
+        total += size
+        names.add(name)
+        clean.append({"name": name, "content": content, "encoding": encoding})
+    if total > MAX_FILES_BYTES:
+        raise SubmissionError("files", f"larger than {MAX_FILES_BYTES // 1024 // 1024} MiB together")
+    return clean
+
+
+def _effective_limits(language: Language, problem: Problem | None,
+                      requested: Mapping[str, float | int]) -> dict[str, Any]:  # fmt: skip
+    """The language's defaults, then the problem's, then the request's; checked against the executor's maxima."""
+    limits: dict[str, Any] = {name: getattr(language, name) for name in REQUEST_LIMIT_FIELDS}
+    if problem is not None:
+        limits.update({n: getattr(problem, n) for n in REQUEST_LIMIT_FIELDS if getattr(problem, n) is not None})
+    for name, value in requested.items():
+        if name not in REQUEST_LIMIT_FIELDS:
+            raise SubmissionError(f"limits.{name}", f"unknown limit; known: {', '.join(REQUEST_LIMIT_FIELDS)}")
+        limits[name] = value
+    try:
+        executor_limits.validate(executor_limits.Limits().with_changes(**limits), Config.from_env().maxima)
+    except executor_limits.LimitError as e:
+        raise SubmissionError(f"limits.{str(e).split(':')[0]}", str(e)) from None
+    return limits
+
+
+def _apply_backpressure(owner: AbstractBaseUser) -> None:
+    if Submission.objects.filter(status=Status.QUEUED).count() >= _conf("MAX_QUEUED"):
+        raise QueueFull(_conf("RETRY_AFTER_SECONDS"))
+    minute_ago = timezone.now() - timedelta(seconds=60)
+    recent = Submission.objects.filter(owner=owner, created_at__gte=minute_ago)
+    if recent.count() >= _conf("PER_USER_PER_MINUTE"):
+        oldest = recent.order_by("created_at").values_list("created_at", flat=True).first()
+        wait = 60 - (timezone.now() - oldest).total_seconds() if oldest else 60
+        raise RateLimited(max(1, int(wait) + 1))
+
+
+def submission_enqueue(submission: Submission) -> None:
+    """Send the task. If the broker is down the submission stays queued and recovery sends it again later."""
+    from sandbox_service.submissions.tasks import run_submission
+
+    try:
+        run_submission.apply_async(args=[submission.pk], queue=submission.queue)
+    except Exception:  # noqa: BLE001 - any broker failure: the row is kept, recover_stuck enqueues it again
+        log.exception("could not enqueue submission %s; it will be sent again by recovery", submission.token)
+
+
+# ------------------------------------------------------------------------------------------- the worker ----
+
+
+def submission_start(submission_id: int, worker: str) -> Submission | None:
+    """queued → running for this worker, or None if it is not queued (a duplicate delivery)."""
+    now = timezone.now()
+    moved = transition(Submission.objects.all(), submission_id, Status.QUEUED, Status.RUNNING,
+                       attempts=F("attempts") + 1, worker=worker, started_at=now, tests_done=0,
+                       lease_expires_at=now + timedelta(seconds=_conf("LEASE_SECONDS")))  # fmt: skip
+    return Submission.objects.select_related("language", "problem").get(pk=submission_id) if moved else None
+
+
+def submission_renew_lease(submission_id: int, attempt: int, done: int) -> bool:
+    expires = timezone.now() + timedelta(seconds=_conf("LEASE_SECONDS"))
+    return Submission.objects.filter(pk=submission_id, status=Status.RUNNING, attempts=attempt).update(
+        lease_expires_at=expires, tests_done=done) == 1  # fmt: skip
+
+
+def submission_record_result(submission_id: int, attempt: int, result: GradeResult, scratch: bool) -> bool:
+    """running → finished with the grade, and its test results, in one transaction; only by the current attempt."""
+    fields: dict[str, Any] = {
+        "verdict": result.verdict, "score": result.score, "max_score": result.max_score, "message": result.message,
+        "compile_output": result.compile_output, "cpu_time": result.cpu_time, "wall_time": result.wall_time,
+        "memory": result.memory, "tests_done": len(result.tests), "finished_at": timezone.now(),
+        "lease_expires_at": None,
+    }  # fmt: skip
+    if scratch and result.tests:
+        run = result.tests[0]
+        fields.update(stdout=run.stdout, stderr=run.stderr, exit_code=run.exit_code, signal=run.signal)
+    with transaction.atomic():
+        queryset = Submission.objects.filter(attempts=attempt)
+        if not transition(queryset, submission_id, Status.RUNNING, Status.FINISHED, **fields):
+            return False
+        TestResult.objects.filter(submission_id=submission_id).delete()  # a rejudge replaces the old results
+        if not scratch:
+            TestResult.objects.bulk_create(
+                TestResult(submission_id=submission_id, test_case_id=t.test_case_id, order=t.order, verdict=t.verdict,
+                           points=t.points, cpu_time=t.cpu_time, wall_time=t.wall_time, memory=t.memory,
+                           exit_code=t.exit_code, signal=t.signal, stdout=t.stdout, stderr=t.stderr,
+                           checker_message=t.checker_message)  # fmt: skip
+                for t in result.tests
+            )
+    log.info("submission finished", extra={"submission": submission_id, "verdict": result.verdict})
+    return True
+
+
+def submission_fail(submission_id: int, message: str, source: Status = Status.RUNNING,
+                    attempt: int | None = None) -> bool:  # fmt: skip
+    """→ finished with internal_error and the reason: the infrastructure gave up, not the student."""
+    queryset = Submission.objects.all() if attempt is None else Submission.objects.filter(attempts=attempt)
+    return transition(queryset, submission_id, source, Status.FINISHED, verdict=Verdict.INTERNAL_ERROR,
+                      message=message[:2000], finished_at=timezone.now(), lease_expires_at=None)  # fmt: skip
+
+
+def submission_requeue(submission_id: int, attempt: int, message: str) -> bool:
+    """running → queued after an infrastructure failure, for a retry."""
+    return transition(Submission.objects.filter(attempts=attempt), submission_id, Status.RUNNING, Status.QUEUED,
+                      queued_at=timezone.now(), lease_expires_at=None, message=message[:2000],
+                      failures=F("failures") + 1)  # fmt: skip
+
+
+def submission_process(submission_id: int, worker: str, config: Config | None = None) -> str:
+    """What the task does: start, grade, record. Returns what happened (for logs and tests).
+
+    Raises InfrastructureError after putting the submission back in the queue, so that the task retries it
+    with backoff; after MAX_ATTEMPTS starts the submission finishes as internal_error instead.
+    """
+    submission = submission_start(submission_id, worker)
+    if submission is None:
+        return "skipped: not queued (duplicate delivery or already finished)"
+    attempt = submission.attempts
+    job, scratch = selectors.grading_job_for(submission)
+
+    def progress(done: int, total: int) -> None:
+        submission_renew_lease(submission_id, attempt, done)
+
+    try:
+        result = grade(job, config, on_progress=progress, excerpt_bytes=selectors.excerpt_bytes(submission, scratch))
+    except InfrastructureError as e:
+        if submission.failures + 1 >= _conf("MAX_ATTEMPTS"):
+            submission_fail(submission_id, f"the sandbox failed {submission.failures + 1} times: {e}", attempt=attempt)
+            return "failed: internal error"
+        submission_requeue(submission_id, attempt, f"retrying after a sandbox failure: {e}")
+        raise
+    except Exception as e:  # noqa: BLE001 - a bug or bad data: retrying would fail the same way; say why, once
+        log.exception("grading submission %s failed", submission_id)
+        submission_fail(submission_id, f"grading failed: {type(e).__name__}: {e}", attempt=attempt)
+        return "failed: internal error"
+    recorded = submission_record_result(submission_id, attempt, result, scratch)
+    return f"finished: {result.verdict}" if recorded else "discarded: the lease was lost"
+
+
+# ------------------------------------------------------------------------------------- rejudge, recover ----
+
+
+def submission_rejudge(submission: Submission) -> bool:
+    """finished → queued on the grading queue; the old results stay until the new ones replace them."""
+    moved = transition(Submission.objects.all(), submission.pk, Status.FINISHED, Status.QUEUED,
+                       queue=Queue.GRADING, queued_at=timezone.now(), failures=0, tests_done=0)  # fmt: skip
+    if moved:
+        submission.queue = Queue.GRADING
+        transaction.on_commit(lambda: submission_enqueue(submission))
+    return moved
+
+
+def problem_rejudge(problem: Problem) -> int:
+    return sum(submission_rejudge(s) for s in problem.submissions.filter(status=Status.FINISHED).only("pk", "queue"))
+
+
+@dataclass
+class Recovery:
+    taken_back: int = 0  # running, lease expired: queued again
+    failed: int = 0  # running, lease expired, too many attempts: internal_error
+    resent: int = 0  # queued for too long: message sent again
+
+
+def submissions_recover_stuck() -> Recovery:
+    """The periodic job (celery beat): no submission stays running or queued for ever."""
+    now = timezone.now()
+    recovery = Recovery()
+    expired = Submission.objects.filter(status=Status.RUNNING, lease_expires_at__lt=now)
+    for sub in expired.only("pk", "attempts", "failures", "queue", "worker"):
+        if sub.failures + 1 >= _conf("MAX_ATTEMPTS"):
+            recovery.failed += submission_fail(sub.pk, f"its workers stopped answering {sub.failures + 1} times "
+                                                       f"(last: {sub.worker})", attempt=sub.attempts)  # fmt: skip
+        elif transition(Submission.objects.filter(attempts=sub.attempts), sub.pk, Status.RUNNING, Status.QUEUED,
+                        queued_at=now, lease_expires_at=None, failures=F("failures") + 1,
+                        message=f"taken back from worker {sub.worker}, which stopped answering"):  # fmt: skip
+            recovery.taken_back += 1
+            submission_enqueue(sub)
+    stale = now - timedelta(seconds=_conf("REQUEUE_AFTER_SECONDS"))
+    for sub in Submission.objects.filter(status=Status.QUEUED, queued_at__lt=stale).only("pk", "queue"):
+        # Sending twice is harmless (the state machine takes one); bumping queued_at spaces out the resends.
+        if Submission.objects.filter(pk=sub.pk, status=Status.QUEUED, queued_at__lt=stale).update(queued_at=now):
+            recovery.resent += 1
+            submission_enqueue(sub)
+    return recovery

@@ -1,0 +1,38 @@
+"""Service unit tests: a real database (SQLite or PostgreSQL, whichever DATABASE_URL names), Celery's in-memory
+broker instead of Redis (the pipeline with a real Redis and worker is in tests/integration/sandbox_service)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+
+from sandbox_service.celery import app as celery_app
+from sandbox_service.languages.models import Language
+
+
+@pytest.fixture(autouse=True)
+def _memory_broker() -> Iterator[None]:
+    previous = celery_app.conf.broker_url
+    celery_app.conf.broker_url = "memory://"
+    yield
+    celery_app.conf.broker_url = previous
+
+
+@pytest.fixture
+def languages(db: Any) -> list[Language]:
+    rows = [Language.objects.create(id=i, name=i, available=True) for i in ("python3", "c", "bash")]
+    Language.objects.create(id="java", name="java", available=False)
+    return rows
+
+
+@pytest.fixture
+def student(db: Any) -> User:
+    return User.objects.create_user("student", password="pw-student-1")
+
+
+@pytest.fixture
+def other_student(db: Any) -> User:
+    return User.objects.create_user("other", password="pw-other-1")
