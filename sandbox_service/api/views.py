@@ -58,7 +58,8 @@ class SubmissionOutput(serializers.ModelSerializer):
     def get_results(self, obj: Submission) -> list[dict[str, Any]]:
         request = self.context.get("request")
         user = request.user if request is not None else None
-        privileged = user is not None and (user.is_staff or (obj.problem is not None and obj.problem.owner_id == user.pk))
+        owns_problem = user is not None and obj.problem is not None and obj.problem.owner_id == user.pk
+        privileged = user is not None and (user.is_staff or owns_problem)
         out = []
         for result in obj.results.select_related("test_case"):
             data = dict(_TestResultOutput(result).data)
