@@ -19,6 +19,8 @@ RUN_DIR := $(VAR)/run
 LOG_DIR := $(VAR)/log
 TEST_DIR := $(VAR)/test
 NCPU := $(shell nproc 2>/dev/null || echo 2)
+# The grading queue (rejudges, batches) gets half the cores, at least one; interactive runs get them all.
+GRADING_CONCURRENCY := $(shell n=$$(( $(NCPU) / 2 )); [ $$n -ge 1 ] && echo $$n || echo 1)
 , := ,
 
 # The service of `make run`: everything on loopback.
@@ -31,6 +33,7 @@ TEST_REDIS_PORT ?= 6390
 TEST_REDIS_URL := redis://127.0.0.1:$(TEST_REDIS_PORT)/0
 PG_USER := sandbox
 PG_DB := sandbox
+PG_PASSWORD_FILE := /var/lib/postgresql/sandbox-test-password
 # Test directories run a second time on PostgreSQL (the default run uses SQLite).
 PG_TEST_DIRS = $(wildcard tests/unit/sandbox_service tests/integration/sandbox_service)
 
@@ -112,11 +115,13 @@ run: setup stop prepare start wait-web
 prepare:
 	@mkdir -p $(VAR)
 	$(SERVICE_ENV) $(VPY) manage.py migrate --no-input -v 0
+	$(SERVICE_ENV) $(VPY) manage.py collectstatic --no-input -v 0
 	$(SERVICE_ENV) $(VPY) manage.py sync_languages
 	$(SERVICE_ENV) $(VPY) manage.py seed_demo
 
 # Redis first (a Redis that make did not start but that answers on the port, e.g. Debian's service, is used as
-# it is), then the worker (root: it makes the sandboxes), beat and the web server.
+# it is), then the workers (root: they make the sandboxes), one per queue so that bulk grading never starves
+# a student's interactive run, beat and the web server.
 start:
 	@if [ ! -f $(RUN_DIR)/redis.pid ] && redis-cli -p $(REDIS_PORT) ping 2>/dev/null | grep -q PONG; then \
 		echo "using the Redis that already answers on port $(REDIS_PORT)"; \
@@ -125,8 +130,10 @@ start:
 		$(call start,redis,redis-server --bind 127.0.0.1 --port $(REDIS_PORT) --dir $(VAR)/redis --daemonize no); \
 		for i in $$(seq 100); do redis-cli -p $(REDIS_PORT) ping 2>/dev/null | grep -q PONG && break; sleep 0.1; done; \
 	fi
-	@$(call start,worker,$(VENV)/bin/celery -A sandbox_service worker -Q interactive$(,)grading --concurrency $(NCPU) \
-		--prefetch-multiplier 1 -n worker1@%h -l info)
+	@$(call start,worker,$(VENV)/bin/celery -A sandbox_service worker -Q interactive --concurrency $(NCPU) \
+		--prefetch-multiplier 1 -n interactive@%h -l info)
+	@$(call start,grader,$(VENV)/bin/celery -A sandbox_service worker -Q grading --concurrency $(GRADING_CONCURRENCY) \
+		--prefetch-multiplier 1 -n grading@%h -l info)
 	@$(call start,beat,$(VENV)/bin/celery -A sandbox_service beat -s $(VAR)/celerybeat-schedule -l info)
 	@$(call start,web,$(VENV)/bin/gunicorn sandbox_service.wsgi --bind $(WEB_ADDR) --workers 2 \
 		--access-logfile $(LOG_DIR)/web-access.log --control-socket $(abspath $(RUN_DIR))/gunicorn.ctl)
@@ -160,10 +167,10 @@ stop:
 			kill -KILL -- -$$pid 2>/dev/null || true; rm -f $(RUN_DIR)/$$part.pid; echo "stopped $$part (pid $$pid)"; \
 		done; \
 	}; \
-	stop web:gunicorn:30 beat:celery:10 worker:celery:60; stop redis:redis-server:30
+	stop web:gunicorn:30 beat:celery:10 worker:celery:60 grader:celery:60; stop redis:redis-server:30
 
 status:
-	@for part in redis worker beat web; do \
+	@for part in redis worker grader beat web; do \
 		pid=$$(cat $(RUN_DIR)/$$part.pid 2>/dev/null || true); \
 		if [ -n "$$pid" ] && kill -0 $$pid 2>/dev/null; then echo "$$part: running (pid $$pid)"; else echo "$$part: stopped"; fi; \
 	done
@@ -173,7 +180,7 @@ status:
 # (no test collected) counts as a failure like any other non-zero code.
 test: setup-test test-services
 	@export REDIS_URL=$(TEST_REDIS_URL); failed=""; \
-	step() { name=$$1; shift; echo; echo "=== $$name: $$*"; start=$$(date +%s); \
+	step() { name=$$1; shift; echo; echo "=== $$name: $$*" | sed -E 's#(://[^:/]*:)[^@]*@#\1***@#'; start=$$(date +%s); \
 		if "$$@"; then echo "=== $$name: passed ($$(( $$(date +%s) - start )) s)"; \
 		else rc=$$?; echo "=== $$name: FAILED (exit $$rc, $$(( $$(date +%s) - start )) s)"; failed="$$failed $$name"; fi; }; \
 	step ruff $(VENV)/bin/ruff check executor sandbox_service tests; \
@@ -202,7 +209,8 @@ test-redis:
 	fi
 
 # PostgreSQL from Debian: the first cluster, started if down (made if there is none); a role that may create the
-# test database (pytest-django makes test_$(PG_DB)), its password made once per checkout and set every time.
+# test database (pytest-django makes test_$(PG_DB)). The role belongs to the machine, not to a checkout, so its
+# password is made once per machine, kept beside the cluster (root only) and set again every time.
 test-postgres:
 	@mkdir -p $(TEST_DIR)
 	@cluster=$$(pg_lsclusters --no-header 2>/dev/null | head -n 1); \
@@ -214,8 +222,9 @@ test-postgres:
 	if [ "$$state" != online ]; then pg_ctlcluster $$version $$name start; fi; \
 	for i in $$(seq 100); do pg_isready -q -h 127.0.0.1 -p $$port && break; sleep 0.1; done; \
 	pg_isready -h 127.0.0.1 -p $$port; \
-	[ -s $(TEST_DIR)/postgres-password ] || $(PYTHON) -c 'import secrets; print(secrets.token_hex(16))' >$(TEST_DIR)/postgres-password; \
-	password=$$(cat $(TEST_DIR)/postgres-password); \
+	if [ ! -s $(PG_PASSWORD_FILE) ]; then \
+		(umask 077; $(PYTHON) -c 'import secrets; print(secrets.token_hex(16))' >$(PG_PASSWORD_FILE)); fi; \
+	password=$$(cat $(PG_PASSWORD_FILE)); \
 	psql() { (cd / && runuser -u postgres -- psql -p $$port -v ON_ERROR_STOP=1 -qAtX "$$@"); }; \
 	[ "$$(psql -c "SELECT 1 FROM pg_roles WHERE rolname = '$(PG_USER)'")" = 1 ] || psql -c "CREATE ROLE $(PG_USER)"; \
 	psql -c "ALTER ROLE $(PG_USER) WITH LOGIN CREATEDB PASSWORD '$$password'"; \

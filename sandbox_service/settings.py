@@ -5,6 +5,7 @@ SECRET_KEY, DATABASE_URL (PostgreSQL) and REDIS_URL."""
 from pathlib import Path
 
 import environ
+from kombu import Exchange, Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(environ.Env().str("SANDBOX_VAR_DIR", default=str(BASE_DIR / "var")))
@@ -34,11 +35,13 @@ INSTALLED_APPS = [
     "sandbox_service.problems",
     "sandbox_service.submissions",
     "sandbox_service.api",
+    "sandbox_service.web",
     "sandbox_service.core",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",  # static files (the admin's) served by gunicorn itself
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -88,8 +91,14 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
 
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/"
 
 # --- Celery -------------------------------------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
@@ -102,11 +111,15 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True  # a pool process killed mid-task puts its message back at once
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "interactive"
-CELERY_TASK_CREATE_MISSING_QUEUES = True
+# Interactive runs (a student waiting) and bulk grading (rejudges, batches) have their own queues, consumed by
+# their own workers (`make run` starts one of each), so a regrade of 500 submissions never starves a student.
+# (Kombu's Redis transport keeps a worker's queues in a set, so one worker reading both has no reliable order.)
+CELERY_TASK_QUEUES = (
+    Queue("interactive", Exchange("interactive"), routing_key="interactive"),
+    Queue("grading", Exchange("grading"), routing_key="grading"),
+)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    # A worker reads its queues in the order given (-Q interactive,grading): a regrade never starves a student.
-    "queue_order_strategy": "priority",
     # An unacknowledged message (its worker died) is delivered again after this; the lease check below is
     # usually faster, and the state machine makes the second delivery harmless.
     "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=600),
@@ -141,6 +154,7 @@ SUBMISSIONS = {
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.BasicAuthentication",  # scripts and curl; use HTTPS in production
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

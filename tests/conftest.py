@@ -53,3 +53,21 @@ def quick(**changes: float | int) -> Limits:
     """Small limits so that limit tests end fast."""
     base = Limits(cpu_time=1.0, wall_time=3.0, memory=128, processes=32)
     return base.with_changes(**changes)
+
+
+def celery_use_broker(url: str) -> None:
+    """Point this process's Celery app at another broker, dropping every cached connection and producer pool
+    (Celery's own, kombu's global ones, and the control mailbox's), so nothing keeps using the old one."""
+    from kombu import pools
+
+    from sandbox_service.celery import app
+
+    app.conf.broker_url = url
+    if app._pool is not None:
+        app._pool.force_close_all()
+    app._pool = None
+    if "amqp" in app.__dict__:
+        app.amqp._producer_pool = None
+    if "control" in app.__dict__:
+        app.control.mailbox.__dict__.pop("producer_pool", None)
+    pools.reset()

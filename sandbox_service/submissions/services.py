@@ -281,7 +281,8 @@ def submission_process(submission_id: int, worker: str, config: Config | None = 
 def submission_rejudge(submission: Submission) -> bool:
     """finished → queued on the grading queue; the old results stay until the new ones replace them."""
     moved = transition(Submission.objects.all(), submission.pk, Status.FINISHED, Status.QUEUED,
-                       queue=Queue.GRADING, queued_at=timezone.now(), failures=0, tests_done=0)  # fmt: skip
+                       queue=Queue.GRADING, queued_at=timezone.now(), failures=0, tests_done=0,
+                       started_at=None, finished_at=None)  # fmt: skip
     if moved:
         submission.queue = Queue.GRADING
         transaction.on_commit(lambda: submission_enqueue(submission))

@@ -312,10 +312,17 @@ def test_a_custom_checker_sees_each_tests_files_in_its_own_directory(config: Con
 
 
 def test_a_silent_rejection_says_the_checkers_exit_code(config: Config) -> None:
-    checker = CheckerSpec(kind="custom", language_id="bash", source="exit 3")
+    checker = CheckerSpec(kind="custom", language_id="bash", source="exit 2")  # testlib: presentation error
     result = grade(job("bash", "echo 2", sums((1, 1)), checker=checker), config)
     assert result.verdict == "wrong_answer"
-    assert result.tests[0].checker_message == "rejected by the checker (exit code 3)"
+    assert result.tests[0].checker_message == "rejected by the checker (exit code 2)"
+
+
+def test_a_checker_exit_code_other_than_0_1_2_is_a_failure_of_the_checker(config: Config) -> None:
+    checker = CheckerSpec(kind="custom", language_id="bash", source="exit 3")
+    result = grade(job("bash", "echo 2", sums((1, 1)), checker=checker), config)
+    assert result.verdict == "internal_error"
+    assert result.tests[0].checker_message == "checker failed: exited with code 3"
 
 
 def test_a_crashing_checker_is_an_internal_error_of_the_problem_not_the_sandbox(config: Config) -> None:

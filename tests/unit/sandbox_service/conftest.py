@@ -11,14 +11,15 @@ from django.contrib.auth.models import User
 
 from sandbox_service.celery import app as celery_app
 from sandbox_service.languages.models import Language
+from tests.conftest import celery_use_broker
 
 
 @pytest.fixture(autouse=True)
 def _memory_broker() -> Iterator[None]:
     previous = celery_app.conf.broker_url
-    celery_app.conf.broker_url = "memory://"
+    celery_use_broker("memory://")
     yield
-    celery_app.conf.broker_url = previous
+    celery_use_broker(previous)
 
 
 @pytest.fixture
