@@ -44,9 +44,12 @@ CASES_DIR = Path(__file__).parent / "cases"
 CASE_FILES = sorted(CASES_DIR.glob("*.toml"))
 REPO = Path(__file__).resolve().parents[2]
 
-SECTEST_CONFIG = Config(state_dir="/run/executor-sectest", cgroup_parent="executor-sectest", slots=8)
-# Every uid any box of any configuration on this host can have (the default 64 slots from id_base).
-BOX_UIDS = range(SECTEST_CONFIG.id_base, SECTEST_CONFIG.id_base + 64 * ID_RANGE)
+# Its own uid range (above the default configuration's 64 slots), so that its bait processes and boxes never mix
+# with those of other tests on the same host.
+SECTEST_CONFIG = Config(state_dir="/run/executor-sectest", cgroup_parent="executor-sectest", slots=8,
+                        id_base=100000 + 64 * ID_RANGE)  # fmt: skip
+# Every uid any box of this configuration can have.
+BOX_UIDS = range(SECTEST_CONFIG.id_base, SECTEST_CONFIG.id_base + SECTEST_CONFIG.slots * ID_RANGE)
 
 # Host files every case is checked against, whatever it declares.
 ALWAYS_WATCHED = (
@@ -185,7 +188,8 @@ def _listener(family: int, address: tuple[str, int] | str) -> socket.socket:
 
 def _sentinel_process(stack: contextlib.ExitStack, uid: int | None = None) -> subprocess.Popen[bytes]:
     ids = {} if uid is None else {"user": uid, "group": uid, "extra_groups": []}
-    proc = subprocess.Popen(["sleep", "3600"], start_new_session=True, **ids)  # type: ignore[call-overload]
+    # Bounded: if this pytest is killed before its teardown, the bait does not linger for long.
+    proc = subprocess.Popen(["sleep", "900"], start_new_session=True, **ids)  # type: ignore[call-overload]
     stack.callback(proc.wait)
     stack.callback(proc.kill)
     return proc  # type: ignore[no-any-return]

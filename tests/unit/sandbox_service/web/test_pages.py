@@ -39,8 +39,9 @@ def test_a_problem_page_needs_a_login_and_shows_only_visible_examples(client: Cl
     assert client.get("/problems/draft/").status_code == 404
 
 
-def test_submitting_creates_a_submission_and_shows_its_page(client: Client, problem: Problem, student: User,
-                                                            django_capture_on_commit_callbacks: Any) -> None:  # fmt: skip
+def test_submitting_creates_a_submission_and_shows_its_page(
+    client: Client, problem: Problem, student: User, django_capture_on_commit_callbacks: Any
+) -> None:
     client.force_login(student)
     source = "print('<script>alert(1)</script>')"
     with django_capture_on_commit_callbacks():
