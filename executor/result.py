@@ -33,6 +33,7 @@ class StageResult:
     time_limit: str | None = None  # "cpu" or "wall" when status is time_limit
     oom_killed: bool = False
     message: str = ""  # why, for internal_error and the limits
+    output: bytes = b""  # stdout and stderr interleaved in the order the sandbox read them (Piston's "output")
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -37,18 +37,27 @@ class Program:
     sandbox: Sandbox
     compile_result: StageResult | None = None
 
-    def run(self, stdin: bytes, limits: Limits, args: Sequence[str] = ()) -> StageResult:
+    def run(self, stdin: bytes, limits: Limits, args: Sequence[str] = (), merge_stderr: bool = False) -> StageResult:
         maxima = self.sandbox.config.maxima
         return self.sandbox.run(run_argv(self.language, limits, args), run_limits(self.language, limits, maxima),
-                                stdin=stdin, env=self.language.env)  # fmt: skip
+                                stdin=stdin, env=self.language.env, merge_stderr=merge_stderr)  # fmt: skip
 
     @property
     def ready(self) -> bool:
         return self.compile_result is None or self.compile_result.status is Status.OK
 
 
+def compile_argv(language: Language, options: Sequence[str] = ()) -> list[str]:
+    """The compile command with extra compiler options placed just before the source file, after our own
+    defaults, so that a user's `-O0` or `-std=c11` wins. (It runs in the sandbox: options cannot harm the host.)"""
+    assert language.compile is not None
+    argv = list(language.compile)
+    at = len(argv) - argv[::-1].index(language.source_name) - 1 if language.source_name in argv else len(argv)
+    return argv[:at] + list(options) + argv[at:]
+
+
 def prepare(sandbox: Sandbox, language: Language, source: bytes, files: Mapping[str, bytes] | None = None,
-            compile_limits: Limits | None = None) -> Program:  # fmt: skip
+            compile_limits: Limits | None = None, compiler_options: Sequence[str] = ()) -> Program:  # fmt: skip
     """Write the source and extra files into the sandbox's read-only layer and compile once if needed."""
     for name, data in (files or {}).items():
         if name == language.source_name:
@@ -57,7 +66,8 @@ def prepare(sandbox: Sandbox, language: Language, source: bytes, files: Mapping[
     sandbox.add_file(language.source_name, source)
     program = Program(language, sandbox)
     if language.compile is not None:
-        program.compile_result = sandbox.run(language.compile, compile_limits or language.compile_limits,
+        program.compile_result = sandbox.run(compile_argv(language, compiler_options),
+                                             compile_limits or language.compile_limits,
                                              env=language.env, keep_layer="build")  # fmt: skip
     return program
 

@@ -141,11 +141,13 @@ class Sandbox:
         stdin: bytes = b"",
         env: Mapping[str, str] | None = None,
         keep_layer: str | None = None,
+        merge_stderr: bool = False,
     ) -> StageResult:
         """Run argv in a fresh box over the current layers.
 
         With keep_layer, what the run writes to /box is kept as a new read-only layer on top for later runs
-        (the compile stage); otherwise it is thrown away with the box.
+        (the compile stage); otherwise it is thrown away with the box. With merge_stderr the program's stderr is
+        its stdout (one pipe, one limit), as a terminal would show them.
         """
         if self.slot is None or self.workspace is None or self.backend is None:
             raise SandboxError("run before create")
@@ -156,13 +158,13 @@ class Sandbox:
             work = self.workspace.new_layer_dir(keep_layer + ".work")
             idmap = namespaces.IdMap.for_slot(self.config.id_base, self.slot.number)
             os.chown(upper, idmap.box_user_on_host, idmap.box_user_on_host)  # fresh directory: nothing to follow
-        result = self._run_once(argv, limits, stdin, env or {}, upper, work)
+        result = self._run_once(argv, limits, stdin, env or {}, upper, work, merge_stderr)
         if upper is not None and result.status is Status.OK:
             self.layers.insert(0, upper)
         return result
 
     def _run_once(self, argv: Sequence[str], limits: Limits, stdin: bytes, env: Mapping[str, str],
-                  upper: str | None, work: str | None) -> StageResult:  # fmt: skip
+                  upper: str | None, work: str | None, merge_stderr: bool) -> StageResult:  # fmt: skip
         assert self.slot is not None and self.backend is not None
         cgroup = self.backend.create(self.slot.cgroup_name)
         opened: list[int] = []
@@ -203,7 +205,7 @@ class Sandbox:
                 cgroup_fds=cgroup_fds,
                 stdin_fd=stdin_fd,
                 stdout_w=out_w,
-                stderr_w=err_w,
+                stderr_w=out_w if merge_stderr else err_w,
                 status_w=status_w,
                 worker_pid=os.getpid(),
             )
@@ -265,6 +267,7 @@ def _supervise(pid: int, cgroup: cgroups.Cgroup, limits: Limits, out_r: int, err
                status_r: int) -> StageResult:  # fmt: skip
     """Collect output and status, enforce wall and CPU time and output size; never sleeps past an event."""
     streams = {out_r: _Watch(limits.output * 1024), err_r: _Watch(limits.output * 1024)}
+    both = bytearray()  # stdout and stderr interleaved in the order they were read
     poller = select.poll()
     for fd in (out_r, err_r, status_r):
         os.set_blocking(fd, False)
@@ -327,12 +330,13 @@ def _supervise(pid: int, cgroup: cgroups.Cgroup, limits: Limits, out_r: int, err
             watch = streams[fd]
             room = watch.limit - len(watch.data)
             watch.data += chunk[:room]
+            both += chunk[:room]
             if len(chunk) > room:
                 watch.truncated = True
                 kill("output")
     os.waitpid(pid, 0)
     return _result(status_buf.decode(errors="replace"), cgroup, limits, streams[out_r], streams[err_r],
-                   started, finished, killed_for)  # fmt: skip
+                   bytes(both), started, finished, killed_for)  # fmt: skip
 
 
 def _kill_keeper(pid: int) -> None:
@@ -342,7 +346,7 @@ def _kill_keeper(pid: int) -> None:
         pass
 
 
-def _result(status_text: str, cgroup: cgroups.Cgroup, limits: Limits, out: _Watch, err: _Watch,
+def _result(status_text: str, cgroup: cgroups.Cgroup, limits: Limits, out: _Watch, err: _Watch, both: bytes,
             started: float | None, finished: float | None, killed_for: str | None) -> StageResult:  # fmt: skip
     errors = [line[6:] for line in status_text.splitlines() if line.startswith("error ")]
     exits = [int(line[5:]) for line in status_text.splitlines() if line.startswith("exit ")]
@@ -360,7 +364,7 @@ def _result(status_text: str, cgroup: cgroups.Cgroup, limits: Limits, out: _Watc
 
     def make(status: Status, message: str = "", time_limit: str | None = None) -> StageResult:
         return StageResult(status, exit_code, sig, bytes(out.data), bytes(err.data), out.truncated,
-                           err.truncated, cpu, wall, memory, time_limit, oom, message)  # fmt: skip
+                           err.truncated, cpu, wall, memory, time_limit, oom, message, both)  # fmt: skip
 
     if errors or killed_for == "setup" or (not exits and killed_for is None):
         return internal_error("; ".join(errors) or "the box did not report its program's exit")

@@ -36,6 +36,9 @@ INSTALLED_APPS = [
     "sandbox_service.submissions",
     "sandbox_service.api",
     "sandbox_service.web",
+    "sandbox_service.webhooks",
+    "sandbox_service.judge0",
+    "sandbox_service.piston",
     "sandbox_service.core",
 ]
 
@@ -149,6 +152,14 @@ SUBMISSIONS = {
     # How much of each stream is kept per test result.
     "OUTPUT_EXCERPT_BYTES": env.int("SUBMISSIONS_OUTPUT_EXCERPT", default=4096),
 }
+
+# --- Webhooks ---------------------------------------------------------------------------------------------------
+# Hosts (or host:port) a submission's callback_url may name; empty: no callbacks at all.
+WEBHOOK_ALLOWED_HOSTS = env.list("WEBHOOK_ALLOWED_HOSTS", default=[])
+# The HMAC-SHA256 key of the X-Sandbox-Signature header; defaults to one derived from SECRET_KEY.
+WEBHOOK_SECRET = env.str("WEBHOOK_SECRET", default="")
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=6)
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT", default=5.0)
 
 # --- REST framework -----------------------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -43,10 +43,20 @@ class _TestResultOutput(serializers.ModelSerializer):
                   "stdout", "stderr", "checker_message"]  # fmt: skip
 
 
+class _Text(serializers.Field):
+    """An output kept as bytes, shown as text (invalid UTF-8 replaced)."""
+
+    def to_representation(self, value: Any) -> str:
+        return Submission.text(value)
+
+
 class SubmissionOutput(serializers.ModelSerializer):
     language = serializers.CharField(source="language_id")
     problem = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     results = serializers.SerializerMethodField()
+    stdout = _Text(read_only=True)
+    stderr = _Text(read_only=True)
+    compile_output = _Text(read_only=True)
 
     class Meta:
         model = Submission

@@ -17,7 +17,7 @@ import codecs
 import contextlib
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 
 from executor import languages, runner
 from executor import limits as limits_mod
@@ -94,6 +94,9 @@ class GradingJob:
     tests: Sequence[TestSpec]
     checker: CheckerSpec = field(default_factory=CheckerSpec)
     stop_on_first_failure: bool = False
+    compiler_options: Sequence[str] = ()  # extra compiler arguments (Judge0's compiler_options)
+    merge_stderr: bool = False  # the program's stderr goes to its stdout (Judge0's redirect_stderr_to_stdout)
+    runs: int = 1  # run each test this many times: times are averaged, memory is the peak (Judge0's number_of_runs)
 
 
 @dataclass(frozen=True)
@@ -112,6 +115,7 @@ class TestOutcome:
     stdout: str  # an excerpt: the first excerpt_bytes bytes, decoded
     stderr: str  # an excerpt
     checker_message: str
+    raw: StageResult | None = field(default=None, compare=False, repr=False)  # the run itself, bytes and all
 
 
 @dataclass(frozen=True)
@@ -125,6 +129,7 @@ class GradeResult:
     cpu_time: float  # the largest of the tests
     wall_time: float
     memory: int
+    compile_stage: StageResult | None = field(default=None, compare=False, repr=False)  # the compile itself
 
 
 def grade(job: GradingJob, config: Config | None = None, on_progress: Callable[[int, int], None] | None = None,
@@ -194,26 +199,26 @@ def _grade(job: GradingJob, language: languages.Language, config: Config,
     max_score = sum(test.points for test in job.tests)
     with contextlib.ExitStack() as stack:
         box = stack.enter_context(Sandbox(config))
-        program = runner.prepare(box, language, job.source, job.files)
+        program = runner.prepare(box, language, job.source, job.files, compiler_options=job.compiler_options)
         compiled = program.compile_result
         compile_output = "" if compiled is None else excerpt(compiled.stdout + compiled.stderr, excerpt_bytes)
         if compiled is not None and compiled.status is not Status.OK:
             if compiled.status is Status.INTERNAL_ERROR:
                 raise InfrastructureError(f"compile: {compiled.message}")
             why = "" if compiled.status is Status.RUNTIME_ERROR else f": {compiled.message}"
-            return _result(COMPILE_ERROR, [], max_score, compile_output, f"compile error{why}")
+            return _result(COMPILE_ERROR, [], max_score, compile_output, f"compile error{why}", compiled)
 
         checker: _CustomChecker | None = None
         if job.checker.kind == CUSTOM and any(test.expected is not None for test in job.tests):
             checker_or_problem = _CustomChecker.start(job.checker, config, stack)
             if isinstance(checker_or_problem, str):
-                return _result(INTERNAL_ERROR, [], max_score, compile_output, checker_or_problem)
+                return _result(INTERNAL_ERROR, [], max_score, compile_output, checker_or_problem, compiled)
             checker = checker_or_problem
 
         outcomes: list[TestOutcome] = []
         failure: str | None = None  # the message of the first test not accepted
         for done, test in enumerate(job.tests, start=1):
-            stage = program.run(test.stdin, job.limits, job.args)
+            stage = _run_test(program, test, job)
             if stage.status is Status.INTERNAL_ERROR:
                 raise InfrastructureError(f"test {test.order}: {stage.message}")
             verdict, checker_message, why = _judge(job.checker, checker, test, stage)
@@ -222,7 +227,7 @@ def _grade(job: GradingJob, language: languages.Language, config: Config,
                 points=test.points if verdict == ACCEPTED else 0, cpu_time=stage.cpu_time,
                 wall_time=stage.wall_time, memory=stage.memory, exit_code=stage.exit_code, signal=stage.signal,
                 stdout=excerpt(stage.stdout, excerpt_bytes), stderr=excerpt(stage.stderr, excerpt_bytes),
-                checker_message=checker_message,
+                checker_message=checker_message, raw=stage,
             ))  # fmt: skip
             if on_progress is not None:
                 try:
@@ -233,14 +238,24 @@ def _grade(job: GradingJob, language: languages.Language, config: Config,
                 # Only a broken custom checker gets here. Its verdicts cannot be trusted for any test, so the
                 # whole grade is internal_error (even after an earlier wrong answer), and running the remaining
                 # tests would only spend up to the checker's wall limit on each.
-                return _result(INTERNAL_ERROR, outcomes, max_score, compile_output, f"test {test.order}: {why}")
+                why = f"test {test.order}: {why}"
+                return _result(INTERNAL_ERROR, outcomes, max_score, compile_output, why, compiled)
             if verdict != ACCEPTED:
                 failure = failure or f"test {test.order}: {why}"
                 if job.stop_on_first_failure:
                     break
         first_failed = next((o.verdict for o in outcomes if o.verdict != ACCEPTED), ACCEPTED)
-        return _result(first_failed, outcomes, max_score, compile_output, failure or "")
+        return _result(first_failed, outcomes, max_score, compile_output, failure or "", compiled)
     raise AssertionError("unreachable")  # for mypy: ExitStack may swallow exceptions as far as it knows
+
+
+def _run_test(program: runner.Program, test: TestSpec, job: GradingJob) -> StageResult:
+    stages = [program.run(test.stdin, job.limits, job.args, merge_stderr=job.merge_stderr) for _ in range(job.runs)]
+    last = stages[-1]
+    if len(stages) == 1 or any(s.status is not last.status for s in stages):
+        return last
+    return replace(last, cpu_time=sum(s.cpu_time for s in stages) / len(stages),
+                   wall_time=sum(s.wall_time for s in stages) / len(stages), memory=max(s.memory for s in stages))
 
 
 def _judge(spec: CheckerSpec, custom: _CustomChecker | None, test: TestSpec,
@@ -264,7 +279,7 @@ def _judge(spec: CheckerSpec, custom: _CustomChecker | None, test: TestSpec,
 
 
 def _result(verdict: str, outcomes: list[TestOutcome], max_score: int, compile_output: str,
-            message: str) -> GradeResult:  # fmt: skip
+            message: str, compile_stage: StageResult | None = None) -> GradeResult:  # fmt: skip
     return GradeResult(
         verdict=verdict,
         score=sum(o.points for o in outcomes),
@@ -275,6 +290,7 @@ def _result(verdict: str, outcomes: list[TestOutcome], max_score: int, compile_o
         cpu_time=max((o.cpu_time for o in outcomes), default=0.0),
         wall_time=max((o.wall_time for o in outcomes), default=0.0),
         memory=max((o.memory for o in outcomes), default=0),
+        compile_stage=compile_stage,
     )
 
 

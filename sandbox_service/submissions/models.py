@@ -24,16 +24,32 @@ class Submission(models.Model):
     args = models.JSONField(default=list, blank=True)
     limits = models.JSONField(default=dict, blank=True)  # the effective run limits (executor field names)
     queue = models.CharField(max_length=16, choices=Queue.choices, default=Queue.INTERACTIVE)
+    compiler_options = models.JSONField(default=list, blank=True)  # extra compiler arguments
+    redirect_stderr_to_stdout = models.BooleanField(default=False)
+    number_of_runs = models.PositiveSmallIntegerField(default=1)  # scratch runs: times averaged over the runs
+    # Attributes a compatibility API (Judge0, Piston) accepted and echoes back, but that change nothing here.
+    client_fields = models.JSONField(default=dict, blank=True)
+    # Webhook: the finished submission is POSTed here (hosts on the operator's allow-list only).
+    callback_url = models.URLField(max_length=2048, blank=True)
+    callback_status = models.CharField(max_length=16, blank=True)  # "", pending, delivered, failed
+    callback_attempts = models.PositiveSmallIntegerField(default=0)
+    callback_error = models.TextField(blank=True)
 
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
     verdict = models.CharField(max_length=16, choices=Verdict.choices, blank=True, db_index=True)
     score = models.PositiveIntegerField(default=0)
     max_score = models.PositiveIntegerField(default=0)
     message = models.TextField(blank=True)  # why: internal errors, limits
-    compile_output = models.TextField(blank=True)
-    # The run of a scratch submission (graded submissions keep theirs per test).
-    stdout = models.TextField(blank=True)
-    stderr = models.TextField(blank=True)
+    # The compile stage, as bytes (what a compiler prints need not be UTF-8).
+    compile_output = models.BinaryField(default=b"", blank=True)  # stdout and stderr interleaved
+    compile_stdout = models.BinaryField(default=b"", blank=True)
+    compile_stderr = models.BinaryField(default=b"", blank=True)
+    compile_exit_code = models.IntegerField(null=True, blank=True)
+    compile_signal = models.IntegerField(null=True, blank=True)
+    # The run of a scratch submission, as bytes (graded submissions keep an excerpt per test).
+    stdout = models.BinaryField(default=b"", blank=True)
+    stderr = models.BinaryField(default=b"", blank=True)
+    output = models.BinaryField(default=b"", blank=True)  # stdout and stderr interleaved in the order written
     exit_code = models.IntegerField(null=True, blank=True)
     signal = models.IntegerField(null=True, blank=True)
     # Largest figures over the tests.
@@ -60,6 +76,11 @@ class Submission(models.Model):
 
     def __str__(self) -> str:
         return f"{self.token} ({self.status}{', ' + self.verdict if self.verdict else ''})"
+
+    @staticmethod
+    def text(data: bytes | memoryview) -> str:
+        """Bytes of an output field as text for people (invalid UTF-8 replaced)."""
+        return bytes(data).decode("utf-8", "replace")
 
 
 class TestResult(models.Model):

@@ -45,7 +45,9 @@ def grading_job_for(submission: Submission) -> tuple[GradingJob, bool]:
         stop = problem.stop_on_first_failure
     job = GradingJob(language_id=language.id, source=submission.source.encode(), files=files,
                      args=list(submission.args), limits=limits, tests=tests, checker=checker,
-                     stop_on_first_failure=stop)  # fmt: skip
+                     stop_on_first_failure=stop, compiler_options=list(submission.compiler_options),
+                     merge_stderr=submission.redirect_stderr_to_stdout,
+                     runs=submission.number_of_runs if problem is None else 1)  # fmt: skip
     return job, problem is None
 
 

@@ -29,6 +29,7 @@ from sandbox_service.submissions import selectors
 from sandbox_service.submissions.grading import GradeResult, InfrastructureError, grade
 from sandbox_service.submissions.models import Submission, TestResult
 from sandbox_service.submissions.states import Queue, Status, Verdict, transition
+from sandbox_service.webhooks.policy import CallbackRefused, check_callback_url
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,9 @@ MAX_SOURCE_BYTES = 512 * 1024
 MAX_FILES = 32
 MAX_FILES_BYTES = 8 * 1024 * 1024
 MAX_STDIN_BYTES = 16 * 1024 * 1024
-REQUEST_LIMIT_FIELDS = ("cpu_time", "wall_time", "memory", "processes", "output")
+LANGUAGE_LIMIT_FIELDS = ("cpu_time", "wall_time", "memory", "processes", "output")  # defaults per language
+REQUEST_LIMIT_FIELDS = (*LANGUAGE_LIMIT_FIELDS, "stack", "file_size")  # what a request may set
+MAX_RUNS = 20
 
 
 class SubmissionError(ValueError):
@@ -83,6 +86,11 @@ def submission_create(
     files: Sequence[Mapping[str, str]] = (),
     limits: Mapping[str, float | int] | None = None,
     queue: str = Queue.INTERACTIVE,
+    compiler_options: Sequence[str] = (),
+    redirect_stderr_to_stdout: bool = False,
+    number_of_runs: int = 1,
+    callback_url: str = "",
+    client_fields: Mapping[str, Any] | None = None,
 ) -> Submission:
     """Validate, apply backpressure, write the row; the task is enqueued when the transaction commits."""
     language = Language.objects.filter(pk=language_id).first()
@@ -101,6 +109,19 @@ def submission_create(
     if not all(isinstance(a, str) for a in args) or len(args) > 64:
         raise SubmissionError("args", "a list of at most 64 strings")
     clean_files = _validate_files(files, language)
+    for name, text in (("source", source), ("stdin", stdin), ("expected_output", expected_output or "")):
+        if "\0" in text:
+            raise SubmissionError(name, "must not contain NUL characters (send binary data as a base64 file)")
+    if len(compiler_options) > 32 or not all(isinstance(o, str) and len(o) <= 256 and "\0" not in o
+                                              for o in compiler_options):  # fmt: skip
+        raise SubmissionError("compiler_options", "at most 32 options of at most 256 characters")
+    if not 1 <= number_of_runs <= MAX_RUNS:
+        raise SubmissionError("number_of_runs", f"must be between 1 and {MAX_RUNS}")
+    if callback_url:
+        try:
+            check_callback_url(callback_url)
+        except CallbackRefused as e:
+            raise SubmissionError("callback_url", str(e)) from None
     effective = _effective_limits(language, problem, limits or {})
     _apply_backpressure(owner)
     tests_total = problem.test_cases.count() if problem is not None else 1
@@ -109,6 +130,9 @@ def submission_create(
             owner=owner, problem=problem, language=language, source=source, files=clean_files, stdin=stdin,
             expected_output=expected_output, args=list(args), limits=effective, queue=queue,
             status=Status.QUEUED, queued_at=timezone.now(), tests_total=tests_total,
+            compiler_options=list(compiler_options), redirect_stderr_to_stdout=redirect_stderr_to_stdout,
+            number_of_runs=number_of_runs, callback_url=callback_url, client_fields=dict(client_fields or {}),
+            callback_status="pending" if callback_url else "",
         )  # fmt: skip
         transaction.on_commit(lambda: submission_enqueue(submission))
     log.info("submission created", extra={"submission": str(submission.token), "queue": queue})
@@ -148,9 +172,9 @@ def _validate_files(files: Sequence[Mapping[str, str]], language: Language) -> l
 def _effective_limits(language: Language, problem: Problem | None,
                       requested: Mapping[str, float | int]) -> dict[str, Any]:  # fmt: skip
     """The language's defaults, then the problem's, then the request's; checked against the executor's maxima."""
-    limits: dict[str, Any] = {name: getattr(language, name) for name in REQUEST_LIMIT_FIELDS}
+    limits: dict[str, Any] = {name: getattr(language, name) for name in LANGUAGE_LIMIT_FIELDS}
     if problem is not None:
-        limits.update({n: getattr(problem, n) for n in REQUEST_LIMIT_FIELDS if getattr(problem, n) is not None})
+        limits.update({n: getattr(problem, n) for n in LANGUAGE_LIMIT_FIELDS if getattr(problem, n) is not None})
     for name, value in requested.items():
         if name not in REQUEST_LIMIT_FIELDS:
             raise SubmissionError(f"limits.{name}", f"unknown limit; known: {', '.join(REQUEST_LIMIT_FIELDS)}")
@@ -205,13 +229,19 @@ def submission_record_result(submission_id: int, attempt: int, result: GradeResu
     """running → finished with the grade, and its test results, in one transaction; only by the current attempt."""
     fields: dict[str, Any] = {
         "verdict": result.verdict, "score": result.score, "max_score": result.max_score, "message": result.message,
-        "compile_output": result.compile_output, "cpu_time": result.cpu_time, "wall_time": result.wall_time,
-        "memory": result.memory, "tests_done": len(result.tests), "finished_at": timezone.now(),
-        "lease_expires_at": None,
+        "cpu_time": result.cpu_time, "wall_time": result.wall_time, "memory": result.memory,
+        "tests_done": len(result.tests), "finished_at": timezone.now(), "lease_expires_at": None,
     }  # fmt: skip
+    compiled = result.compile_stage
+    if compiled is not None:
+        fields.update(compile_output=compiled.output, compile_stdout=compiled.stdout, compile_stderr=compiled.stderr,
+                      compile_exit_code=compiled.exit_code, compile_signal=compiled.signal)  # fmt: skip
     if scratch and result.tests:
         run = result.tests[0]
-        fields.update(stdout=run.stdout, stderr=run.stderr, exit_code=run.exit_code, signal=run.signal)
+        raw = run.raw
+        fields.update(exit_code=run.exit_code, signal=run.signal)
+        if raw is not None:
+            fields.update(stdout=raw.stdout, stderr=raw.stderr, output=raw.output)
     with transaction.atomic():
         queryset = Submission.objects.filter(attempts=attempt)
         if not transition(queryset, submission_id, Status.RUNNING, Status.FINISHED, **fields):
@@ -225,16 +255,34 @@ def submission_record_result(submission_id: int, attempt: int, result: GradeResu
                            checker_message=t.checker_message)  # fmt: skip
                 for t in result.tests
             )
+        transaction.on_commit(lambda: _finished(submission_id))
     log.info("submission finished", extra={"submission": submission_id, "verdict": result.verdict})
     return True
+
+
+def _finished(submission_id: int) -> None:
+    """After a submission's final row is committed: wake up waiters, send its webhook."""
+    from sandbox_service.submissions.waiting import notify_finished
+
+    notify_finished(submission_id)
+    if Submission.objects.filter(pk=submission_id, callback_status="pending").exists():
+        from sandbox_service.webhooks.tasks import deliver_webhook
+
+        try:
+            deliver_webhook.apply_async(args=[submission_id], queue="interactive")
+        except Exception:  # noqa: BLE001 - the broker is down: recovery of webhooks is the webhook task's own
+            log.exception("could not enqueue the webhook of submission %s", submission_id)
 
 
 def submission_fail(submission_id: int, message: str, source: Status = Status.RUNNING,
                     attempt: int | None = None) -> bool:  # fmt: skip
     """→ finished with internal_error and the reason: the infrastructure gave up, not the student."""
     queryset = Submission.objects.all() if attempt is None else Submission.objects.filter(attempts=attempt)
-    return transition(queryset, submission_id, source, Status.FINISHED, verdict=Verdict.INTERNAL_ERROR,
-                      message=message[:2000], finished_at=timezone.now(), lease_expires_at=None)  # fmt: skip
+    moved = transition(queryset, submission_id, source, Status.FINISHED, verdict=Verdict.INTERNAL_ERROR,
+                       message=message[:2000], finished_at=timezone.now(), lease_expires_at=None)  # fmt: skip
+    if moved:
+        transaction.on_commit(lambda: _finished(submission_id))
+    return moved
 
 
 def submission_requeue(submission_id: int, attempt: int, message: str) -> bool:

@@ -56,4 +56,5 @@ def submission_detail(request: HttpRequest, token: str) -> HttpResponse:
     if submission is None:
         raise Http404("no such submission")
     results = submission.results.select_related("test_case")
-    return render(request, "web/submission.html", {"submission": submission, "results": results})
+    return render(request, "web/submission.html", {"submission": submission, "results": results,
+                                                   "compile_output": submission.text(submission.compile_output)})

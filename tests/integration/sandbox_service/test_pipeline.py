@@ -59,7 +59,7 @@ def test_a_scratch_run_returns_its_output(users: Users, celery_worker_process: S
     run = services.submission_create(owner=users.student, language_id="bash", source='read x; echo "got $x"',
                                      stdin="42\n")  # fmt: skip
     (run,) = finished(run)
-    assert run.verdict == Verdict.ACCEPTED and run.stdout == "got 42\n" and run.exit_code == 0
+    assert run.verdict == Verdict.ACCEPTED and bytes(run.stdout) == b"got 42\n" and run.exit_code == 0
 
 
 @pytest.mark.parametrize("worker_env", [{"SUBMISSIONS_LEASE_SECONDS": 2}])
@@ -96,7 +96,7 @@ def test_submissions_queued_while_redis_restarts_are_not_lost(
     celery_worker_factory(env=env)
     celery_beat_factory(env={**env, "RECOVER_STUCK_EVERY": 1})
     done = finished(*before, *during, timeout=90)
-    assert [s.stdout for s in done] == [f"{i}\n" for i in range(8)]
+    assert [bytes(s.stdout) for s in done] == [f"{i}\n".encode() for i in range(8)]
     assert all(s.verdict == Verdict.ACCEPTED and s.attempts == 1 for s in done)
 
 
@@ -107,7 +107,7 @@ def test_a_burst_of_300_submissions_all_finish_once(
     burst = [services.submission_create(owner=users.student, language_id="bash", source=f"echo $(( {i} * 2 ))")
              for i in range(300)]  # fmt: skip
     done = finished(*burst, timeout=240)
-    assert [s.stdout for s in done] == [f"{i * 2}\n" for i in range(300)]
+    assert [bytes(s.stdout) for s in done] == [f"{i * 2}\n".encode() for i in range(300)]
     assert {s.verdict for s in done} == {Verdict.ACCEPTED}
     assert {s.attempts for s in done} == {1}  # none started twice
 

@@ -9,6 +9,8 @@ import pytest
 from django.contrib.auth.models import User
 from django.utils import timezone
 
+from executor.result import StageResult
+from executor.result import Status as RunStatus
 from sandbox_service.languages.models import Language
 from sandbox_service.problems.models import Problem, TestCase
 from sandbox_service.submissions import services
@@ -25,9 +27,10 @@ def make(owner: User, **kwargs: Any) -> Submission:
 
 
 def outcome(order: int, verdict: str = Verdict.ACCEPTED, points: int = 1) -> TestOutcome:
+    raw = StageResult(RunStatus.OK, 0, None, b"out", b"", False, False, 0.01, 0.02, 1000, output=b"out")
     return TestOutcome(order=order, test_case_id=None, verdict=verdict, points=points, cpu_time=0.01,
                        wall_time=0.02, memory=1000, exit_code=0, signal=None, stdout="out", stderr="",
-                       checker_message="")  # fmt: skip
+                       checker_message="", raw=raw)  # fmt: skip
 
 
 def grade_result(*tests: TestOutcome) -> GradeResult:
@@ -83,7 +86,8 @@ def test_a_scratch_run_keeps_its_output_on_the_submission(languages: Any, studen
     services.submission_start(sub.pk, "w1")
     assert services.submission_record_result(sub.pk, 1, grade_result(outcome(1)), scratch=True)
     sub.refresh_from_db()
-    assert sub.stdout == "out" and sub.exit_code == 0 and not TestResult.objects.filter(submission=sub).exists()
+    assert bytes(sub.stdout) == b"out" and bytes(sub.output) == b"out" and sub.exit_code == 0
+    assert not TestResult.objects.filter(submission=sub).exists()
 
 
 @pytest.mark.parametrize(("kwargs", "field"), [

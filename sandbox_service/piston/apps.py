@@ -1,0 +1,5 @@
+from django.apps import AppConfig
+
+
+class PistonConfig(AppConfig):
+    name = "sandbox_service.piston"
