@@ -97,6 +97,7 @@ class GradingJob:
     compiler_options: Sequence[str] = ()  # extra compiler arguments (Judge0's compiler_options)
     merge_stderr: bool = False  # the program's stderr goes to its stdout (Judge0's redirect_stderr_to_stdout)
     runs: int = 1  # run each test this many times: times are averaged, memory is the peak (Judge0's number_of_runs)
+    compile_limits: Limits | None = None  # None: the language's own compile limits
 
 
 @dataclass(frozen=True)
@@ -199,7 +200,8 @@ def _grade(job: GradingJob, language: languages.Language, config: Config,
     max_score = sum(test.points for test in job.tests)
     with contextlib.ExitStack() as stack:
         box = stack.enter_context(Sandbox(config))
-        program = runner.prepare(box, language, job.source, job.files, compiler_options=job.compiler_options)
+        program = runner.prepare(box, language, job.source, job.files, compile_limits=job.compile_limits,
+                                 compiler_options=job.compiler_options)
         compiled = program.compile_result
         compile_output = "" if compiled is None else excerpt(compiled.stdout + compiled.stderr, excerpt_bytes)
         if compiled is not None and compiled.status is not Status.OK:

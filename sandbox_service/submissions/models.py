@@ -25,6 +25,8 @@ class Submission(models.Model):
     limits = models.JSONField(default=dict, blank=True)  # the effective run limits (executor field names)
     queue = models.CharField(max_length=16, choices=Queue.choices, default=Queue.INTERACTIVE)
     compiler_options = models.JSONField(default=list, blank=True)  # extra compiler arguments
+    # Overrides of the compile stage's limits (executor field names), within the language's own compile limits.
+    compile_limits = models.JSONField(default=dict, blank=True)
     redirect_stderr_to_stdout = models.BooleanField(default=False)
     number_of_runs = models.PositiveSmallIntegerField(default=1)  # scratch runs: times averaged over the runs
     # Attributes a compatibility API (Judge0, Piston) accepted and echoes back, but that change nothing here.

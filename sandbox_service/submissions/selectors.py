@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from dataclasses import replace
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -47,7 +48,9 @@ def grading_job_for(submission: Submission) -> tuple[GradingJob, bool]:
                      args=list(submission.args), limits=limits, tests=tests, checker=checker,
                      stop_on_first_failure=stop, compiler_options=list(submission.compiler_options),
                      merge_stderr=submission.redirect_stderr_to_stdout,
-                     runs=submission.number_of_runs if problem is None else 1)  # fmt: skip
+                     runs=submission.number_of_runs if problem is None else 1,
+                     compile_limits=replace(language.compile_limits, **submission.compile_limits)
+                     if submission.compile_limits else None)  # fmt: skip
     return job, problem is None
 
 

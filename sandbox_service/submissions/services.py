@@ -91,6 +91,7 @@ def submission_create(
     number_of_runs: int = 1,
     callback_url: str = "",
     client_fields: Mapping[str, Any] | None = None,
+    compile_limits: Mapping[str, float | int] | None = None,
 ) -> Submission:
     """Validate, apply backpressure, write the row; the task is enqueued when the transaction commits."""
     language = Language.objects.filter(pk=language_id).first()
@@ -123,6 +124,7 @@ def submission_create(
         except CallbackRefused as e:
             raise SubmissionError("callback_url", str(e)) from None
     effective = _effective_limits(language, problem, limits or {})
+    compile_overrides = _compile_limits(language, compile_limits or {})
     _apply_backpressure(owner)
     tests_total = problem.test_cases.count() if problem is not None else 1
     with transaction.atomic():
@@ -132,7 +134,7 @@ def submission_create(
             status=Status.QUEUED, queued_at=timezone.now(), tests_total=tests_total,
             compiler_options=list(compiler_options), redirect_stderr_to_stdout=redirect_stderr_to_stdout,
             number_of_runs=number_of_runs, callback_url=callback_url, client_fields=dict(client_fields or {}),
-            callback_status="pending" if callback_url else "",
+            callback_status="pending" if callback_url else "", compile_limits=compile_overrides,
         )  # fmt: skip
         transaction.on_commit(lambda: submission_enqueue(submission))
     log.info("submission created", extra={"submission": str(submission.token), "queue": queue})
@@ -184,6 +186,20 @@ def _effective_limits(language: Language, problem: Problem | None,
     except executor_limits.LimitError as e:
         raise SubmissionError(f"limits.{str(e).split(':')[0]}", str(e)) from None
     return limits
+
+
+def _compile_limits(language: Language, requested: Mapping[str, float | int]) -> dict[str, Any]:
+    """A request may only lower the compile stage's limits (wall time, CPU time, memory), never raise them."""
+    declared = selectors.executor_language(language.pk).compile_limits
+    clean: dict[str, Any] = {}
+    for name, value in requested.items():
+        if name not in ("cpu_time", "wall_time", "memory"):
+            raise SubmissionError(f"compile_limits.{name}", "only cpu_time, wall_time and memory may be set")
+        ceiling = getattr(declared, name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= ceiling:
+            raise SubmissionError(f"compile_limits.{name}", f"must be a number above 0 and at most {ceiling}")
+        clean[name] = value
+    return clean
 
 
 def _apply_backpressure(owner: AbstractBaseUser) -> None:

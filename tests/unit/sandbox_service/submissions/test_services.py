@@ -13,7 +13,7 @@ from executor.result import StageResult
 from executor.result import Status as RunStatus
 from sandbox_service.languages.models import Language
 from sandbox_service.problems.models import Problem, TestCase
-from sandbox_service.submissions import services
+from sandbox_service.submissions import selectors, services
 from sandbox_service.submissions.grading import GradeResult, TestOutcome
 from sandbox_service.submissions.models import Submission, TestResult
 from sandbox_service.submissions.states import ALLOWED, IllegalTransition, Status, Verdict, transition
@@ -183,3 +183,15 @@ def test_rejudge_requeues_on_the_grading_queue_and_replaces_results(languages: A
     assert again is not None and again.attempts == 2  # attempts never go down: the old worker stays fenced off
     services.submission_record_result(sub.pk, 2, grade_result(outcome(1)), scratch=False)
     assert list(TestResult.objects.filter(submission=sub).values_list("verdict", flat=True)) == ["accepted"]
+
+
+def test_compile_limits_may_only_be_lowered(languages: Any, student: User) -> None:
+    with pytest.raises(services.SubmissionError) as error:
+        make(student, language_id="c", source="int main(){}", compile_limits={"memory": 10**6})
+    assert error.value.field == "compile_limits.memory"
+    with pytest.raises(services.SubmissionError, match="only cpu_time"):
+        make(student, language_id="c", source="int main(){}", compile_limits={"processes": 1})
+    sub = make(student, language_id="c", source="int main(){}", compile_limits={"wall_time": 2.5})
+    job, _ = selectors.grading_job_for(sub)
+    assert job.compile_limits is not None and job.compile_limits.wall_time == 2.5
+    assert job.compile_limits.memory == selectors.executor_language("c").compile_limits.memory
