@@ -17,6 +17,7 @@ from executor.config import Config
 from executor.sandbox import cleanup_leftovers
 from sandbox_service.submissions import services
 from sandbox_service.submissions.grading import InfrastructureError
+from sandbox_service.webhooks.services import webhooks_resend_stale
 
 log = logging.getLogger(__name__)
 
@@ -52,4 +53,7 @@ def recover_stuck_submissions() -> dict[str, int]:
     recovery = services.submissions_recover_stuck()
     if recovery.taken_back or recovery.failed or recovery.resent:
         log.warning("recovered stuck submissions: %s", recovery)
-    return vars(recovery)
+    resent = webhooks_resend_stale()
+    if resent:
+        log.warning("sent %d stale webhooks again", resent)
+    return {**vars(recovery), "webhooks_resent": resent}
