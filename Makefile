@@ -136,6 +136,7 @@ start:
 		--prefetch-multiplier 1 -n grading@%h -l info)
 	@$(call start,beat,$(VENV)/bin/celery -A sandbox_service beat -s $(VAR)/celerybeat-schedule -l info)
 	@$(call start,web,$(VENV)/bin/gunicorn sandbox_service.wsgi --bind $(WEB_ADDR) --workers 2 \
+		--worker-class gthread --threads 16 --timeout 120 \
 		--access-logfile $(LOG_DIR)/web-access.log --control-socket $(abspath $(RUN_DIR))/gunicorn.ctl)
 
 # Until the admin login page answers, for 60 s at most; on failure, the end of each log.

@@ -62,7 +62,9 @@ LANGUAGES: tuple[Language, ...] = (
         id="python3",
         name="Python 3",
         source_name="main.py",
-        run=("/usr/bin/python3", "-I", "-S", "main.py"),
+        # -E -s -S: no PYTHON* variables, no user or site packages; unlike -I, the program's own directory stays on
+        # sys.path so that a multi-file program imports its modules.
+        run=("/usr/bin/python3", "-E", "-s", "-S", "main.py"),
         version_command=("/usr/bin/python3", "--version"),
         version_pattern=r"Python (\S+)",
         toolchain=("/usr/bin/python3",),

@@ -48,6 +48,9 @@ class Submission(models.Model):
     compile_stderr = models.BinaryField(default=b"", blank=True)
     compile_exit_code = models.IntegerField(null=True, blank=True)
     compile_signal = models.IntegerField(null=True, blank=True)
+    compile_cpu_time = models.FloatField(null=True, blank=True)
+    compile_wall_time = models.FloatField(null=True, blank=True)
+    compile_memory = models.BigIntegerField(null=True, blank=True)
     # The run of a scratch submission, as bytes (graded submissions keep an excerpt per test).
     stdout = models.BinaryField(default=b"", blank=True)
     stderr = models.BinaryField(default=b"", blank=True)

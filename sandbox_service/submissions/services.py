@@ -92,6 +92,7 @@ def submission_create(
     callback_url: str = "",
     client_fields: Mapping[str, Any] | None = None,
     compile_limits: Mapping[str, float | int] | None = None,
+    rate_limited: bool = True,
 ) -> Submission:
     """Validate, apply backpressure, write the row; the task is enqueued when the transaction commits."""
     language = Language.objects.filter(pk=language_id).first()
@@ -125,7 +126,7 @@ def submission_create(
             raise SubmissionError("callback_url", str(e)) from None
     effective = _effective_limits(language, problem, limits or {})
     compile_overrides = _compile_limits(language, compile_limits or {})
-    _apply_backpressure(owner)
+    _apply_backpressure(owner, rate_limited)
     tests_total = problem.test_cases.count() if problem is not None else 1
     with transaction.atomic():
         submission = Submission.objects.create(
@@ -202,9 +203,13 @@ def _compile_limits(language: Language, requested: Mapping[str, float | int]) ->
     return clean
 
 
-def _apply_backpressure(owner: AbstractBaseUser) -> None:
+def _apply_backpressure(owner: AbstractBaseUser, rate_limited: bool = True) -> None:
+    """The queue cap always; the per-user rate unless the caller throttles by its own key (a shared service
+    account, such as Piston's anonymous user, is throttled per client address instead)."""
     if Submission.objects.filter(status=Status.QUEUED).count() >= _conf("MAX_QUEUED"):
         raise QueueFull(_conf("RETRY_AFTER_SECONDS"))
+    if not rate_limited:
+        return
     minute_ago = timezone.now() - timedelta(seconds=60)
     recent = Submission.objects.filter(owner=owner, created_at__gte=minute_ago)
     if recent.count() >= _conf("PER_USER_PER_MINUTE"):
@@ -251,7 +256,9 @@ def submission_record_result(submission_id: int, attempt: int, result: GradeResu
     compiled = result.compile_stage
     if compiled is not None:
         fields.update(compile_output=compiled.output, compile_stdout=compiled.stdout, compile_stderr=compiled.stderr,
-                      compile_exit_code=compiled.exit_code, compile_signal=compiled.signal)  # fmt: skip
+                      compile_exit_code=compiled.exit_code, compile_signal=compiled.signal,
+                      compile_cpu_time=compiled.cpu_time, compile_wall_time=compiled.wall_time,
+                      compile_memory=compiled.memory)  # fmt: skip
     if scratch and result.tests:
         run = result.tests[0]
         raw = run.raw

@@ -63,3 +63,9 @@ def test_submitted_files_belong_to_the_box_user(config: Config) -> None:
     out = runner.execute(languages.get("python3"), source, files={"data/in.txt": b"x"}, config=config)
     assert out.status is Status.OK and out.run is not None, out.to_json()
     assert out.run.stdout == b"1000\n"
+
+
+def test_a_python_program_imports_its_own_modules(config: Config) -> None:
+    out = runner.execute(languages.get("python3"), b"import helper\nprint(helper.twice(21))",
+                         files={"helper.py": b"def twice(x):\n    return 2 * x\n"}, config=config)  # fmt: skip
+    assert out.status is Status.OK and out.run is not None and out.run.stdout == b"42\n", out.to_json()
