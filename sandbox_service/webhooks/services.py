@@ -102,7 +102,12 @@ def webhook_attempt(submission_id: int) -> Outcome:
         return _failed(submission, attempt, f"refused: {e}", final=True)
     except OSError as e:
         return _failed(submission, attempt, f"could not resolve the host: {e}")
-    body = webhook_payload(submission)
+    body, method = webhook_payload(submission), "POST"
+    if "judge0" in submission.client_fields:
+        # Made through the Judge0 API: its clients expect Judge0's callback, a PUT of the default attributes.
+        from sandbox_service.judge0.serializers import callback_body
+
+        body, method = json.dumps(callback_body(submission), separators=(",", ":")).encode(), "PUT"
     timestamp = str(int(time.time()))
     headers = {
         "Content-Type": "application/json",
@@ -113,7 +118,7 @@ def webhook_attempt(submission_id: int) -> Outcome:
         "X-Sandbox-Signature": webhook_sign(webhook_secret(), timestamp, body),
     }
     try:
-        response = transport.post(target, body, headers, float(settings.WEBHOOK_TIMEOUT_SECONDS))
+        response = transport.post(target, body, headers, float(settings.WEBHOOK_TIMEOUT_SECONDS), method)
     except transport.DeliveryError as e:
         return _failed(submission, attempt, str(e))
     if 200 <= response.status < 300:

@@ -103,14 +103,16 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
         sock.do_handshake()
 
 
-def post(target: CallbackTarget, body: bytes, headers: Mapping[str, str], timeout: float) -> Response:
-    """POST `body` to the target within `timeout` seconds; the answer's status, or DeliveryError."""
+def post(target: CallbackTarget, body: bytes, headers: Mapping[str, str], timeout: float,
+         method: str = "POST") -> Response:  # fmt: skip
+    """Send `body` to the target (POST, or PUT for Judge0's callbacks) within `timeout` seconds; the answer's
+    status, or DeliveryError."""
     watchdog = _Watchdog(timeout)
     kind = _PinnedHTTPSConnection if target.scheme == "https" else _PinnedHTTPConnection
     conn = kind(target, watchdog, timeout)
     watchdog.timer.start()
     try:
-        conn.request("POST", target.path, body=body, headers={**headers, "Connection": "close"})
+        conn.request(method, target.path, body=body, headers={**headers, "Connection": "close"})
         response = conn.getresponse()
         ok = 200 <= response.status < 300
         excerpt = b"" if ok else response.read(RESPONSE_EXCERPT_BYTES)

@@ -35,7 +35,8 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:  # noqa: N802 - the name http.server dispatches to
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         receiver = self.server.receiver
-        receiver.received.append(Received("POST", self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+        receiver.received.append(Received(self.command, self.path, {k.lower(): v for k, v in self.headers.items()},
+                                          body))  # fmt: skip
         answer = receiver.next_answer()
         time.sleep(answer.delay)
         if answer.drip:
@@ -53,6 +54,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(answer.body)))
         self.end_headers()
         self.wfile.write(answer.body)
+
+    do_PUT = do_POST  # noqa: N815 - Judge0's callbacks are PUTs
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's signature
         pass

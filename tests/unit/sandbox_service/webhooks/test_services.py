@@ -335,3 +335,14 @@ def test_https_refuses_a_certificate_for_another_name(
     sub = finished_submission(student, f"https://{tls_receiver.host}/hook")  # the certificate names NAME
     assert webhook_attempt(sub.pk) is Outcome.RETRY
     assert "CERTIFICATE_VERIFY_FAILED" in callback(sub)[1] and tls_receiver.received == []
+
+
+def test_a_judge0_submission_gets_judge0s_callback(languages: Any, student: User, receiver: Receiver) -> None:
+    receiver.answers = [Answer(200)]
+    sub = finished_submission(student, receiver.url("/judge0-hook"), client_fields={"judge0": {}})
+    assert webhook_deliver(sub.pk) is True
+    (request,) = receiver.received
+    assert request.method == "PUT"  # as Judge0's isolate job does
+    body = json.loads(request.body)
+    assert body["token"] == str(sub.token) and body["status"] == {"id": 3, "description": "Accepted"}
+    assert body["stdout"] == "aGkK\n"  # base64 of "hi\n", with the newline of Ruby's Base64.encode64
