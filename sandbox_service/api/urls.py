@@ -1,9 +1,21 @@
-from django.urls import path
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from sandbox_service.api import views
+from sandbox_service.api import submissions, tokens, views
 
 urlpatterns = [
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/v1/languages/", views.LanguageListApi.as_view(), name="language-list"),
-    path("api/v1/submissions/", views.SubmissionCreateApi.as_view(), name="submission-create"),
-    path("api/v1/submissions/<uuid:token>/", views.SubmissionDetailApi.as_view(), name="submission-detail"),
+    path("api/v1/tokens/", tokens.TokenCollectionApi.as_view(), name="token-collection"),
+    path("api/v1/tokens/<str:token_id>/", tokens.TokenRevokeApi.as_view(), name="token-revoke"),
+    path("api/v1/submissions/", submissions.SubmissionCollectionApi.as_view(), name="submission-collection"),
+    path("api/v1/submissions/batch/", submissions.SubmissionBatchCreateApi.as_view(), name="submission-batch"),
+    path("api/v1/submissions/<str:token>/", submissions.SubmissionDetailApi.as_view(), name="submission-detail"),
+    path("api/v1/submissions/<str:token>/rejudge/", submissions.SubmissionRejudgeApi.as_view(),
+         name="submission-rejudge"),
+    path("api/v1/problems/<slug:slug>/rejudge/", submissions.ProblemRejudgeApi.as_view(), name="problem-rejudge"),
+    path("", include("sandbox_service.api.problem_urls")),
+    # Last: every other URL under /api/ is a JSON 404 (or a 308 to the same URL with its trailing slash).
+    re_path(r"^api/(?P<path>[\s\S]*)$", views.api_not_found),
 ]

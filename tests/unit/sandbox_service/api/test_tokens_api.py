@@ -1,0 +1,117 @@
+"""API tokens: one's own only, the key shown once, revoked keys refused; real Basic and Token authentication."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.cache import cache
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+pytestmark = pytest.mark.django_db
+URL = "/api/v1/tokens/"
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords_and_fresh_throttles(settings: Any) -> Any:
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # Basic auth hashes per request
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def basic(username: str, password: str) -> APIClient:
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION="Basic " + base64.b64encode(f"{username}:{password}".encode()).decode())
+    return api
+
+
+def with_token(key: str) -> APIClient:
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    return api
+
+
+@pytest.fixture
+def alice(db: Any) -> User:
+    return User.objects.create_user("alice", password="alice-pw-1")
+
+
+@pytest.fixture
+def bob(db: Any) -> User:
+    return User.objects.create_user("bob", password="bob-pw-1")
+
+
+def test_a_created_tokens_key_is_shown_once_and_authenticates(alice: User) -> None:
+    created = basic("alice", "alice-pw-1").post(URL, {}, format="json")
+    assert created.status_code == 201, created.json()
+    body = created.json()
+    key = body["key"]
+    assert len(key) == 40 and body["id"] == body["prefix"] == key[:8] and body["created"]
+    listed = with_token(key).get(URL)
+    assert listed.status_code == 200
+    assert listed.json() == [{"id": key[:8], "prefix": key[:8], "created": body["created"]}]
+    assert key not in listed.content.decode()  # never the full key again
+    assert with_token(key).get("/api/v1/languages/").status_code == 200
+
+
+def test_a_body_may_be_left_out_but_unknown_fields_are_refused(alice: User) -> None:
+    assert basic("alice", "alice-pw-1").post(URL).status_code == 201
+    Token.objects.all().delete()
+    refused = basic("alice", "alice-pw-1").post(URL, {"scope": "all"}, format="json")
+    assert refused.status_code == 400 and "scope" in refused.json()
+    assert not Token.objects.exists()
+
+
+def test_one_token_per_account_rotate_by_revoking_first(alice: User) -> None:
+    api = basic("alice", "alice-pw-1")
+    first = api.post(URL, {}, format="json").json()["key"]
+    second = api.post(URL, {}, format="json")
+    assert second.status_code == 409 and "revoke" in second.json()["detail"]
+    assert api.delete(f"{URL}{first[:8]}/").status_code == 204
+    assert with_token(first).get(URL).status_code == 401  # revoked
+    rotated = api.post(URL, {}, format="json")
+    assert rotated.status_code == 201 and rotated.json()["key"] != first
+    assert with_token(rotated.json()["key"]).get(URL).status_code == 200
+
+
+def test_one_may_revoke_the_token_one_is_using(alice: User) -> None:
+    key = Token.objects.create(user=alice).key
+    assert with_token(key).delete(f"{URL}{key[:8]}/").status_code == 204
+    assert with_token(key).get(URL).status_code == 401
+
+
+def test_anothers_token_is_neither_listed_nor_revocable(alice: User, bob: User) -> None:
+    bobs = Token.objects.create(user=bob).key
+    api = basic("alice", "alice-pw-1")
+    assert api.get(URL).json() == []
+    assert api.delete(f"{URL}{bobs[:8]}/").status_code == 404
+    assert api.delete(f"{URL}{bobs}/").status_code == 404  # nor by its full key
+    assert with_token(bobs).get(URL).status_code == 200
+
+
+def test_unknown_token_ids_are_404(alice: User) -> None:
+    key = Token.objects.create(user=alice).key
+    api = with_token(key)
+    for token_id in ("00000000", key[:7], key[:9], "", "%20"):
+        if token_id:
+            assert api.delete(f"{URL}{token_id}/").status_code == 404, token_id
+    assert Token.objects.filter(key=key).exists()
+
+
+def test_anonymous_and_bad_credentials_are_401(alice: User) -> None:
+    assert APIClient().get(URL).status_code == 401
+    assert APIClient().post(URL, {}, format="json").status_code == 401
+    assert APIClient().delete(f"{URL}abcdefgh/").status_code == 401
+    assert basic("alice", "wrong").get(URL).status_code == 401
+    assert with_token("0" * 40).get(URL).status_code == 401
+
+
+def test_a_session_login_may_manage_tokens_with_its_csrf_token(alice: User) -> None:
+    api = APIClient(enforce_csrf_checks=True)
+    api.force_login(alice)
+    assert api.get(URL).status_code == 200
+    assert api.post(URL, {}, format="json").status_code == 403  # a session write needs its CSRF token
