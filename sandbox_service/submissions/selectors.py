@@ -72,7 +72,7 @@ def submissions_visible_to(user: AbstractBaseUser) -> QuerySet[Submission]:
     queryset = Submission.objects.select_related("language", "problem", "owner")
     if getattr(user, "is_superuser", False):
         return queryset
-    if getattr(user, "is_staff", False):
+    if getattr(user, "is_staff", False) or user.groups.filter(name="grader").exists():  # type: ignore[attr-defined]
         return queryset.filter(Q(owner=user) | Q(problem__owner=user) | Q(problem__graders=user)).distinct()
     return queryset.filter(owner=user)
 

@@ -195,3 +195,19 @@ def test_compile_limits_may_only_be_lowered(languages: Any, student: User) -> No
     job, _ = selectors.grading_job_for(sub)
     assert job.compile_limits is not None and job.compile_limits.wall_time == 2.5
     assert job.compile_limits.memory == selectors.executor_language("c").compile_limits.memory
+
+
+def test_staff_are_not_rate_limited_students_are(languages: Any, student: User, settings: Any) -> None:
+    settings.SUBMISSIONS = {**settings.SUBMISSIONS, "PER_USER_PER_MINUTE": 1}
+    grader = User.objects.create_user("g", password="pw-grader-1", is_staff=True)
+    for _ in range(3):
+        make(grader)  # a grader's batch of a class's programs
+    make(student)
+    with pytest.raises(services.RateLimited):
+        make(student)
+
+
+def test_a_language_row_the_sandbox_does_not_know_is_refused(languages: Any, student: User) -> None:
+    Language.objects.create(id="cobol", name="COBOL", available=True)
+    with pytest.raises(services.SubmissionError, match="not a language of this sandbox"):
+        make(student, language_id="cobol")
