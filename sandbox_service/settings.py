@@ -165,7 +165,7 @@ WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT", default=5.0)
 # --- REST framework -----------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "sandbox_service.api.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.BasicAuthentication",  # scripts and curl; use HTTPS in production
         "rest_framework.authentication.SessionAuthentication",
     ],

@@ -8,7 +8,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/v1/languages/", views.LanguageListApi.as_view(), name="language-list"),
     path("api/v1/tokens/", tokens.TokenCollectionApi.as_view(), name="token-collection"),
-    path("api/v1/tokens/<str:token_id>/", tokens.TokenRevokeApi.as_view(), name="token-revoke"),
+    path("api/v1/tokens/<int:token_id>/", tokens.TokenRevokeApi.as_view(), name="token-revoke"),
     path("api/v1/submissions/", submissions.SubmissionCollectionApi.as_view(), name="submission-collection"),
     path("api/v1/submissions/batch/", submissions.SubmissionBatchCreateApi.as_view(), name="submission-batch"),
     path("api/v1/submissions/<str:token>/", submissions.SubmissionDetailApi.as_view(), name="submission-detail"),

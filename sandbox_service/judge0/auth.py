@@ -1,4 +1,4 @@
-"""Who is calling: one of the user's API tokens (DRF's authtoken), sent as Judge0 clients send theirs.
+"""Who is calling: one of the user's API tokens (sandbox_service.api.authentication), sent as Judge0 clients do.
 
 Judge0 reads its token from the `X-Auth-Token` header (AUTHN_HEADER); DRF clients send `Authorization: Token …`.
 Both are accepted. (Judge0 also takes the token as a query parameter; that is not accepted here: URLs end up in
@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.http import HttpRequest
-from rest_framework.authtoken.models import Token
 from rest_framework.request import Request
+
+from sandbox_service.api.authentication import user_for_key
 
 HEADER = "HTTP_X_AUTH_TOKEN"
 
@@ -26,17 +27,7 @@ def presented_key(request: HttpRequest | Request) -> str | None:
     return None
 
 
-def presented_token(request: HttpRequest | Request) -> Token | None:
-    """The valid token the request carries (its `user` is the caller), or None."""
-    key = presented_key(request)
-    if not key or len(key) > 64:
-        return None
-    token = Token.objects.select_related("user").filter(key=key).first()
-    if token is None or not token.user.is_active:
-        return None
-    return token
-
-
 def token_user(request: HttpRequest | Request) -> AbstractBaseUser | None:
-    token = presented_token(request)
-    return None if token is None else token.user
+    """The active user whose API token the request carries, or None."""
+    key = presented_key(request)
+    return None if key is None else user_for_key(key)

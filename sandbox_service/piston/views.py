@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rest_framework import status
-from rest_framework.authentication import BasicAuthentication, TokenAuthentication
+from rest_framework.authentication import BasicAuthentication
 from rest_framework.exceptions import APIException
 from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
@@ -13,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView, exception_handler
 
+from sandbox_service.api.authentication import ApiTokenAuthentication
 from sandbox_service.piston import services
 from sandbox_service.piston.access import AnonymousExecuteThrottle, AuthenticatedOrAnonymousAllowed
 from sandbox_service.piston.runtimes import runtimes_available
@@ -37,7 +38,7 @@ def _first_message(detail: Any) -> str:
 
 class _PistonApi(APIView):
     # No session authentication: Piston clients send no cookies, and a session would bring CSRF checks.
-    authentication_classes = [TokenAuthentication, BasicAuthentication]
+    authentication_classes = [ApiTokenAuthentication, BasicAuthentication]
     permission_classes = [AuthenticatedOrAnonymousAllowed]
     parser_classes = [JSONParser]
     renderer_classes = [JSONRenderer]

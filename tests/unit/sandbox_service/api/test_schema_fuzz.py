@@ -116,7 +116,7 @@ def test_real_objects_keep_to_the_schema(languages: Any, settings: Any) -> None:
         ("POST", "/api/v1/problems/{slug}/rejudge/", {"slug": "p"}, None, 202),
         ("GET", "/api/v1/languages/", {}, None, 200),
         ("GET", "/api/v1/tokens/", {}, None, 200),
-        ("POST", "/api/v1/tokens/", {}, None, 409),
+        ("POST", "/api/v1/tokens/", {}, {"name": "another"}, 201),
     ]  # fmt: skip
     for method, path, parameters, body, expected in calls:
         operation = schema[path][method]
