@@ -162,6 +162,12 @@ WEBHOOK_SECRET = env.str("WEBHOOK_SECRET", default="")
 WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=6)
 WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT", default=5.0)
 
+# --- Compatibility APIs -----------------------------------------------------------------------------------------
+# Upstream Piston has no authentication; here a token is required unless the operator allows anonymous calls,
+# which are then throttled per client address.
+PISTON_ALLOW_ANONYMOUS = env.bool("PISTON_ALLOW_ANONYMOUS", default=False)
+PISTON_ANONYMOUS_RATE = env.str("PISTON_ANONYMOUS_RATE", default="30/min")
+
 # --- REST framework -----------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
