@@ -21,6 +21,7 @@ from django.db.models.functions import Coalesce, Length
 from executor import limits as executor_limits
 from executor.config import Config
 from sandbox_service.api.permissions import STUDENT, role_of
+from sandbox_service.core.errors import FieldError
 from sandbox_service.languages.models import Language
 from sandbox_service.problems import zipformat
 from sandbox_service.problems.models import Checker, Problem, TestCase
@@ -45,13 +46,8 @@ PROBLEM_FIELDS = frozenset({
 TEST_FIELDS = frozenset({"stdin", "expected_output", "points", "visible", "order", "name"})
 
 
-class ProblemError(ValueError):
-    """Bad input; `field` names what is wrong (the API answers 400 with it)."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
+class ProblemError(FieldError):
+    """Bad input of a problem or test case; `field` names what is wrong (the API answers 400 with it)."""
 
 
 class ProblemInUse(Exception):

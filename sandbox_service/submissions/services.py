@@ -24,6 +24,7 @@ from django.utils import timezone
 from executor import languages as executor_registry
 from executor import limits as executor_limits
 from executor.config import Config
+from sandbox_service.core.errors import FieldError
 from sandbox_service.languages.models import Language
 from sandbox_service.problems.models import Problem
 from sandbox_service.submissions import selectors
@@ -43,13 +44,8 @@ REQUEST_LIMIT_FIELDS = (*LANGUAGE_LIMIT_FIELDS, "stack", "file_size")  # what a 
 MAX_RUNS = 20
 
 
-class SubmissionError(ValueError):
-    """Bad input; `field` names what is wrong (the API answers 400 with it)."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
+class SubmissionError(FieldError):
+    """Bad input of a submission; `field` names what is wrong (the APIs answer 400 or 422 with it)."""
 
 
 class QueueFull(Exception):

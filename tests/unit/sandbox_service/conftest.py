@@ -37,3 +37,20 @@ def student(db: Any) -> User:
 @pytest.fixture
 def other_student(db: Any) -> User:
     return User.objects.create_user("other", password="pw-other-1")
+
+
+@pytest.fixture
+def wsgi_keeps_the_test_connection() -> Iterator[None]:
+    """Django's test client keeps the test's database connection across requests by not sending
+    close_old_connections on request start and end; a bare WSGI handler (schemathesis calls the app directly)
+    would close it mid-transaction."""
+    from django.core.signals import request_finished, request_started
+    from django.db import close_old_connections
+
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        yield
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)

@@ -6,7 +6,6 @@ import csv
 import io
 import os
 import zipfile
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,8 +16,6 @@ import schemathesis
 from django.contrib.auth.models import Group, User
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.handlers.wsgi import WSGIHandler
-from django.core.signals import request_finished, request_started
-from django.db import close_old_connections
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 from schemathesis.checks import not_a_server_error
@@ -742,19 +739,9 @@ def fuzz_world(languages: Any) -> dict[str, Any]:
     return {"headers": {"Authorization": f"Token {Token.objects.create(user=admin).key}"}, "test_id": test.pk}
 
 
-@pytest.fixture
-def _wsgi_keeps_the_test_connection() -> Iterator[None]:
-    """The test client keeps the test's connection across requests; a bare WSGI handler would close it."""
-    request_started.disconnect(close_old_connections)
-    request_finished.disconnect(close_old_connections)
-    try:
-        yield
-    finally:
-        request_started.connect(close_old_connections)
-        request_finished.connect(close_old_connections)
 
 
-@pytest.mark.usefixtures("_wsgi_keeps_the_test_connection")
+@pytest.mark.usefixtures("wsgi_keeps_the_test_connection")
 @SCHEMA.parametrize()
 @hypothesis.settings(max_examples=int(os.environ.get("API_FUZZ_EXAMPLES", "20")), deadline=None,
                      suppress_health_check=list(hypothesis.HealthCheck), database=None)  # fmt: skip

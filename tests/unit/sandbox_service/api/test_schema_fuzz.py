@@ -7,15 +7,12 @@ from __future__ import annotations
 
 import base64
 import os
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import schemathesis
 from django.core.cache import cache
 from django.core.handlers.wsgi import WSGIHandler
-from django.core.signals import request_finished, request_started
-from django.db import close_old_connections
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 from rest_framework.authtoken.models import Token
@@ -38,16 +35,8 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 
 
 @pytest.fixture(autouse=True)
-def _keep_the_test_connection() -> Iterator[None]:
-    """Django's test client keeps the test's database connection across requests by not sending
-    close_old_connections on request start and end; a bare WSGI handler would close it mid-transaction."""
-    request_started.disconnect(close_old_connections)
-    request_finished.disconnect(close_old_connections)
-    try:
-        yield
-    finally:
-        request_started.connect(close_old_connections)
-        request_finished.connect(close_old_connections)
+def _keep_the_test_connection(wsgi_keeps_the_test_connection: None) -> None:
+    """Every test here calls the WSGI app directly."""
 
 
 @pytest.fixture(params=["admin", "student"])
