@@ -1,29 +1,18 @@
-"""Roles and who may do what. Student, grader and admin are groups (see core.services); staff counts as a grader
-and superuser as an admin, so accounts made by hand in the admin behave as expected."""
+"""Who may do what, by role (core.roles decides the role)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
+from sandbox_service.core.roles import ADMIN, GRADER, STUDENT, role_of
 from sandbox_service.problems.models import Problem
 from sandbox_service.submissions.models import Submission
 
-STUDENT, GRADER, ADMIN = "student", "grader", "admin"
-
-
-def role_of(user: AbstractBaseUser | AnonymousUser) -> str:
-    if getattr(user, "is_superuser", False):
-        return ADMIN
-    groups = set(user.groups.values_list("name", flat=True)) if user.is_authenticated else set()  # type: ignore[union-attr]
-    if ADMIN in groups:
-        return ADMIN
-    if GRADER in groups or getattr(user, "is_staff", False):
-        return GRADER
-    return STUDENT
+__all__ = ["ADMIN", "GRADER", "STUDENT", "IsGraderOrAdmin", "can_rejudge", "can_view_submission", "grades",
+           "role_of"]
 
 
 def grades(user: Any, problem: Problem | None) -> bool:

@@ -11,13 +11,14 @@ from pathlib import Path
 from django.contrib.auth.models import Group, Permission, User
 from django.db import transaction
 
+from sandbox_service.core import roles
 from sandbox_service.problems.models import Problem, TestCase
 
 
 class Role:
-    STUDENT = "student"
-    GRADER = "grader"
-    ADMIN = "admin"
+    STUDENT = roles.STUDENT
+    GRADER = roles.GRADER
+    ADMIN = roles.ADMIN
 
     ALL = (ADMIN, GRADER, STUDENT)
 

@@ -12,7 +12,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 
 from executor import languages as registry
-from sandbox_service.api.permissions import ADMIN, GRADER, role_of
+from sandbox_service.core.roles import ADMIN, GRADER, role_of
 from sandbox_service.problems import zipformat
 from sandbox_service.problems.models import Problem, TestCase
 from sandbox_service.submissions.models import Submission

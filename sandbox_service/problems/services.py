@@ -20,8 +20,8 @@ from django.db.models.functions import Coalesce, Length
 
 from executor import limits as executor_limits
 from executor.config import Config
-from sandbox_service.api.permissions import STUDENT, role_of
 from sandbox_service.core.errors import FieldError
+from sandbox_service.core.roles import STUDENT, role_of
 from sandbox_service.languages.models import Language
 from sandbox_service.problems import zipformat
 from sandbox_service.problems.models import Checker, Problem, TestCase

@@ -11,6 +11,7 @@ from django.db.models import Q, QuerySet
 
 from executor import languages as registry
 from executor.limits import Limits
+from sandbox_service.core.roles import ADMIN, GRADER, role_of
 from sandbox_service.submissions.grading import CheckerSpec, GradingJob, TestSpec
 from sandbox_service.submissions.models import Submission
 from sandbox_service.submissions.states import Status
@@ -68,11 +69,12 @@ def queue_depth() -> int:
 
 
 def submissions_visible_to(user: AbstractBaseUser) -> QuerySet[Submission]:
-    """Students see their own; graders also those of problems they own or grade; staff see all."""
+    """Students see their own; graders also those of problems they own or grade; admins see all."""
     queryset = Submission.objects.select_related("language", "problem", "owner")
-    if getattr(user, "is_superuser", False):
+    role = role_of(user)
+    if role == ADMIN:
         return queryset
-    if getattr(user, "is_staff", False) or user.groups.filter(name="grader").exists():  # type: ignore[attr-defined]
+    if role == GRADER:
         return queryset.filter(Q(owner=user) | Q(problem__owner=user) | Q(problem__graders=user)).distinct()
     return queryset.filter(owner=user)
 

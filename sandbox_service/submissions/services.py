@@ -25,6 +25,7 @@ from executor import languages as executor_registry
 from executor import limits as executor_limits
 from executor.config import Config
 from sandbox_service.core.errors import FieldError
+from sandbox_service.core.roles import STUDENT, role_of
 from sandbox_service.languages.models import Language
 from sandbox_service.problems.models import Problem
 from sandbox_service.submissions import selectors
@@ -207,7 +208,7 @@ def _apply_backpressure(owner: AbstractBaseUser, rate_limited: bool = True) -> N
     account, such as Piston's anonymous user, is throttled per client address instead)."""
     if Submission.objects.filter(status=Status.QUEUED).count() >= _conf("MAX_QUEUED"):
         raise QueueFull(_conf("RETRY_AFTER_SECONDS"))
-    if not rate_limited or getattr(owner, "is_staff", False):  # graders and admins automate: batches, rejudges
+    if not rate_limited or role_of(owner) != STUDENT:  # graders and admins automate: batches, rejudges
         return
     minute_ago = timezone.now() - timedelta(seconds=60)
     recent = Submission.objects.filter(owner=owner, created_at__gte=minute_ago)
