@@ -40,10 +40,10 @@ PG_TEST_DIRS = $(wildcard tests/unit/sandbox_service tests/integration/sandbox_s
 # Language toolchains the sandbox offers, what the runtime needs, and the service's Redis.
 DEB_PACKAGES := gcc g++ openjdk-17-jdk-headless nodejs bash coreutils util-linux libseccomp2 iproute2 procps \
 	python3 python3-venv python3-pip redis-server
-DEB_TEST_PACKAGES := postgresql
+DEB_TEST_PACKAGES := postgresql chromium
 
 .PHONY: help setup setup-test system-packages system-test-packages python-packages python-test-packages \
-	executor-python run stop status prepare start wait-web test lint typecheck test-services test-redis \
+	executor-python frontend-assets run stop status prepare start wait-web test lint typecheck test-services test-redis \
 	test-postgres
 
 help:
@@ -74,8 +74,8 @@ define venv_install
 	fi
 endef
 
-setup: system-packages python-packages executor-python
-setup-test: system-packages system-test-packages python-test-packages executor-python
+setup: system-packages python-packages executor-python frontend-assets
+setup-test: system-packages system-test-packages python-test-packages executor-python frontend-assets
 
 system-packages:
 	$(call deb_install,$(DEB_PACKAGES))
@@ -95,6 +95,17 @@ executor-python:
 		command -v $$py >/dev/null || continue; \
 		$$py -m pip install -q -r requirements-executor.txt; \
 	done
+
+# The editor (CodeMirror 6, pinned in package-lock.json) bundled by esbuild into the web app's static files:
+# `npm ci` only when the lock file changed since the last install, the bundle every time (it takes a second).
+frontend-assets:
+	@command -v npm >/dev/null || $(MAKE) --no-print-directory system-packages DEB_PACKAGES=npm
+	@want=$$(cat package.json package-lock.json | sha256sum | cut -c1-64); stamp=node_modules/.installed; \
+	if [ "$$(cat $$stamp 2>/dev/null)" != "$$want" ]; then \
+		echo "installing the front-end packages (npm ci)"; npm ci --no-audit --no-fund --loglevel=error; \
+		echo "$$want" >$$stamp; \
+	fi
+	@npm run --silent build -- --log-level=warning
 
 # --- the service ------------------------------------------------------------------------------------------
 # $(call start,NAME,COMMAND): a shell fragment that runs COMMAND in the background in its own session (so its

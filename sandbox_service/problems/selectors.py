@@ -9,7 +9,8 @@ from typing import IO, Any
 from uuid import UUID
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
 
 from executor import languages as registry
 from sandbox_service.core.roles import ADMIN, GRADER, role_of
@@ -29,6 +30,20 @@ def problems_visible_to(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Prob
     if role == GRADER:
         return queryset.filter(Q(published=True) | _managed_by(user))
     return queryset.filter(published=True)
+
+
+def problems_with_progress(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Problem]:
+    """The problems `user` sees, each with `max_score` and, for a person logged in, `best_score` (None before the
+    first finished submission) and `solved` (an accepted one). Runs of the examples do not count. One query."""
+    points = (TestCase.objects.filter(problem=OuterRef("pk")).order_by().values("problem")
+              .annotate(total=Sum("points")).values("total"))  # fmt: skip
+    queryset = problems_visible_to(user).annotate(max_score=Coalesce(Subquery(points), 0,
+                                                                     output_field=IntegerField()))  # fmt: skip
+    if not user.is_authenticated:
+        return queryset
+    mine = Submission.objects.filter(problem=OuterRef("pk"), owner=user, examples_only=False, status=Status.FINISHED)
+    return queryset.annotate(best_score=Subquery(mine.order_by("-score").values("score")[:1]),
+                             solved=Exists(mine.filter(verdict="accepted")))  # fmt: skip
 
 
 def problem_get(slug: str, user: AbstractBaseUser | AnonymousUser) -> Problem | None:
@@ -108,7 +123,7 @@ def problem_scores(problem: Problem) -> list[ScoreRow]:
     Students are the users role_of calls students: not superusers, not staff, in neither the grader nor the admin
     group.
     """
-    mine = Submission.objects.filter(problem=problem, owner=OuterRef("pk"))
+    mine = Submission.objects.filter(problem=problem, owner=OuterRef("pk"), examples_only=False)  # Runs don't count
     finished = mine.filter(status=Status.FINISHED)
     best = finished.order_by("-score", "created_at", "pk")
     last = finished.order_by("-created_at", "-pk")
@@ -119,7 +134,7 @@ def problem_scores(problem: Problem) -> list[ScoreRow]:
         for name, source in columns.items():
             annotations[f"{prefix}_{name}"] = Subquery(ordered.values(source)[:1])
     students = (
-        User.objects.filter(pk__in=Submission.objects.filter(problem=problem).values("owner_id"))
+        User.objects.filter(pk__in=Submission.objects.filter(problem=problem, examples_only=False).values("owner_id"))
         .exclude(is_superuser=True)
         .exclude(is_staff=True)
         .exclude(groups__name__in=[GRADER, ADMIN])

@@ -135,7 +135,8 @@ class GradeResult:
 
 def grade(job: GradingJob, config: Config | None = None, on_progress: Callable[[int, int], None] | None = None,
           excerpt_bytes: int = 4096) -> GradeResult:  # fmt: skip
-    """Compile once, run the tests in order, check each output; `on_progress(done, total)` after each test.
+    """Compile once, run the tests in order, check each output; `on_progress(done, total)` once compiled (done 0)
+    and after each test.
 
     Raises InfrastructureError when the sandbox fails. A job that can never be graded raises ValueError
     (LimitError for limits above the operator's maxima, an unknown checker kind, test orders not unique: all before
@@ -217,6 +218,14 @@ def _grade(job: GradingJob, language: languages.Language, config: Config,
                 return _result(INTERNAL_ERROR, [], max_score, compile_output, checker_or_problem, compiled)
             checker = checker_or_problem
 
+        def progress(done: int) -> None:
+            if on_progress is not None:
+                try:
+                    on_progress(done, len(job.tests))
+                except Exception as e:
+                    raise _ProgressFailed(e) from e
+
+        progress(0)  # compiled: the tests begin
         outcomes: list[TestOutcome] = []
         failure: str | None = None  # the message of the first test not accepted
         for done, test in enumerate(job.tests, start=1):
@@ -231,11 +240,7 @@ def _grade(job: GradingJob, language: languages.Language, config: Config,
                 stdout=excerpt(stage.stdout, excerpt_bytes), stderr=excerpt(stage.stderr, excerpt_bytes),
                 checker_message=checker_message, raw=stage,
             ))  # fmt: skip
-            if on_progress is not None:
-                try:
-                    on_progress(done, len(job.tests))
-                except Exception as e:
-                    raise _ProgressFailed(e) from e
+            progress(done)
             if verdict == INTERNAL_ERROR:
                 # Only a broken custom checker gets here. Its verdicts cannot be trusted for any test, so the
                 # whole grade is internal_error (even after an earlier wrong answer), and running the remaining

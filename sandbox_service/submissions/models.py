@@ -5,7 +5,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 
-from sandbox_service.submissions.states import Queue, Status, Verdict
+from sandbox_service.submissions.states import Queue, Stage, Status, Verdict
 
 
 class Submission(models.Model):
@@ -18,6 +18,8 @@ class Submission(models.Model):
     source = models.TextField()
     # Extra files beside the source: [{"name": ..., "content": ..., "encoding": "utf8" | "base64"}]
     files = models.JSONField(default=list, blank=True)
+    # A Run of a problem's visible examples: its visible tests only, not graded (no score counts it).
+    examples_only = models.BooleanField(default=False)
     stdin = models.TextField(blank=True)  # scratch runs only
     # Scratch runs: compared when given. None (not "") means "nothing to compare": an empty output is an answer.
     expected_output = models.TextField(null=True, blank=True)  # noqa: DJ001
@@ -38,6 +40,7 @@ class Submission(models.Model):
     callback_error = models.TextField(blank=True)
 
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    stage = models.CharField(max_length=16, choices=Stage.choices, blank=True, default=Stage.NONE)
     verdict = models.CharField(max_length=16, choices=Verdict.choices, blank=True, db_index=True)
     score = models.PositiveIntegerField(default=0)
     max_score = models.PositiveIntegerField(default=0)

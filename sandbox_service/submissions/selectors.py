@@ -12,6 +12,7 @@ from django.db.models import Q, QuerySet
 from executor import languages as registry
 from executor.limits import Limits
 from sandbox_service.core.roles import ADMIN, GRADER, role_of
+from sandbox_service.problems.models import TestCase
 from sandbox_service.submissions.grading import CheckerSpec, GradingJob, TestSpec
 from sandbox_service.submissions.models import Submission
 from sandbox_service.submissions.states import Status
@@ -39,7 +40,7 @@ def grading_job_for(submission: Submission) -> tuple[GradingJob, bool]:
         tests = [
             TestSpec(order=i, stdin=t.stdin.encode(), expected=t.expected_output.encode(), points=t.points,
                      test_case_id=t.pk)  # fmt: skip
-            for i, t in enumerate(problem.test_cases.order_by("order", "id"), start=1)
+            for i, t in enumerate(tests_of(submission), start=1)
         ]
         checker = CheckerSpec(kind=problem.checker, abs_tolerance=problem.float_abs_tolerance,
                               rel_tolerance=problem.float_rel_tolerance, language_id=problem.checker_language_id,
@@ -53,6 +54,13 @@ def grading_job_for(submission: Submission) -> tuple[GradingJob, bool]:
                      compile_limits=replace(language.compile_limits, **submission.compile_limits)
                      if submission.compile_limits else None)  # fmt: skip
     return job, problem is None
+
+
+def tests_of(submission: Submission) -> QuerySet[TestCase]:
+    """The test cases a submission of a problem runs: all of them, or the visible ones for a Run of the examples."""
+    assert submission.problem is not None
+    tests = submission.problem.test_cases.order_by("order", "id")
+    return tests.filter(visible=True) if submission.examples_only else tests
 
 
 def excerpt_bytes(submission: Submission, scratch: bool) -> int:
@@ -81,3 +89,24 @@ def submissions_visible_to(user: AbstractBaseUser) -> QuerySet[Submission]:
 
 def submission_get(token: Any, user: AbstractBaseUser) -> Submission | None:
     return submissions_visible_to(user).filter(token=token).first()
+
+
+def queue_position(submission: Submission) -> int | None:
+    """1 for the next submission its queue's workers take, 2 for the one after, ...; None once it has started."""
+    if submission.status != Status.QUEUED or submission.queued_at is None:
+        return None
+    ahead = Submission.objects.filter(status=Status.QUEUED, queue=submission.queue).filter(
+        Q(queued_at__lt=submission.queued_at) | Q(queued_at=submission.queued_at, pk__lt=submission.pk))
+    return ahead.count() + 1
+
+
+def progress_key(submission: Submission) -> str:
+    """Changes whenever what a person watching the submission sees changes (its queue position aside)."""
+    return f"{submission.status}.{submission.stage}.{submission.tests_done}.{submission.attempts}"
+
+
+def submissions_of(user: AbstractBaseUser) -> QuerySet[Submission]:
+    """A person's own submissions, newest first, without the large fields a list does not show."""
+    return (Submission.objects.filter(owner=user).select_related("language", "problem")
+            .defer("source", "files", "stdin", "expected_output", "compile_output", "compile_stdout", "compile_stderr",
+                   "stdout", "stderr", "output"))  # fmt: skip

@@ -31,7 +31,7 @@ from sandbox_service.problems.models import Problem
 from sandbox_service.submissions import selectors
 from sandbox_service.submissions.grading import GradeResult, InfrastructureError, grade
 from sandbox_service.submissions.models import Submission, TestResult
-from sandbox_service.submissions.states import Queue, Status, Verdict, transition
+from sandbox_service.submissions.states import Queue, Stage, Status, Verdict, transition
 from sandbox_service.webhooks.policy import CallbackRefused, check_callback_url
 
 log = logging.getLogger(__name__)
@@ -78,6 +78,7 @@ def submission_create(
     language_id: str,
     source: str,
     problem: Problem | None = None,
+    examples_only: bool = False,
     stdin: str = "",
     expected_output: str | None = None,
     args: Sequence[str] = (),
@@ -104,6 +105,11 @@ def submission_create(
         allowed = list(problem.allowed_languages.values_list("pk", flat=True))
         if allowed and language.pk not in allowed:
             raise SubmissionError("language", f"{language.id} is not allowed for this problem")
+    if examples_only:
+        if problem is None:
+            raise SubmissionError("problem", "a run of the examples needs a problem")
+        if not problem.test_cases.filter(visible=True).exists():
+            raise SubmissionError("examples", "this problem has no visible examples: run it on your own input")
     if len(source.encode()) > MAX_SOURCE_BYTES:
         raise SubmissionError("source", f"larger than {MAX_SOURCE_BYTES // 1024} KiB")
     if len(stdin.encode()) > MAX_STDIN_BYTES:
@@ -127,10 +133,14 @@ def submission_create(
     effective = _effective_limits(language, problem, limits or {})
     compile_overrides = _compile_limits(language, compile_limits or {})
     _apply_backpressure(owner, rate_limited)
-    tests_total = problem.test_cases.count() if problem is not None else 1
+    if problem is None:
+        tests_total = 1
+    else:
+        tests_total = (problem.test_cases.filter(visible=True) if examples_only else problem.test_cases).count()
     with transaction.atomic():
         submission = Submission.objects.create(
-            owner=owner, problem=problem, language=language, source=source, files=clean_files, stdin=stdin,
+            owner=owner, problem=problem, examples_only=examples_only, language=language, source=source,
+            files=clean_files, stdin=stdin,
             expected_output=expected_output, args=list(args), limits=effective, queue=queue,
             status=Status.QUEUED, queued_at=timezone.now(), tests_total=tests_total,
             compiler_options=list(compiler_options), redirect_stderr_to_stdout=redirect_stderr_to_stdout,
@@ -140,6 +150,20 @@ def submission_create(
         transaction.on_commit(lambda: submission_enqueue(submission))
     log.info("submission created", extra={"submission": str(submission.token), "queue": queue})
     return submission
+
+
+def submission_run_create(*, owner: AbstractBaseUser, language_id: str, source: str, problem: Problem | None,
+                          stdin: str | None) -> Submission:  # fmt: skip
+    """The Run button (not graded): on `problem`'s visible examples when `stdin` is None, else one run of `stdin`
+    under the problem's limits (a scratch run, so that its output is kept whole)."""
+    if stdin is None:
+        if problem is None:
+            raise SubmissionError("stdin", "a run without a problem needs its input")
+        return submission_create(owner=owner, language_id=language_id, source=source, problem=problem,
+                                 examples_only=True)  # fmt: skip
+    limits = {} if problem is None else {n: getattr(problem, n) for n in LANGUAGE_LIMIT_FIELDS
+                                         if getattr(problem, n) is not None}  # fmt: skip
+    return submission_create(owner=owner, language_id=language_id, source=source, stdin=stdin, limits=limits)
 
 
 def _validate_files(files: Sequence[Mapping[str, str]], language: Language) -> list[dict[str, str]]:
@@ -232,18 +256,32 @@ def submission_enqueue(submission: Submission) -> None:
 
 
 def submission_start(submission_id: int, worker: str) -> Submission | None:
-    """queued → running for this worker, or None if it is not queued (a duplicate delivery)."""
+    """queued → running (compiling) for this worker, or None if it is not queued (a duplicate delivery)."""
     now = timezone.now()
     moved = transition(Submission.objects.all(), submission_id, Status.QUEUED, Status.RUNNING,
-                       attempts=F("attempts") + 1, worker=worker, started_at=now, tests_done=0,
+                       attempts=F("attempts") + 1, worker=worker, started_at=now, tests_done=0, stage=Stage.COMPILING,
                        lease_expires_at=now + timedelta(seconds=_conf("LEASE_SECONDS")))  # fmt: skip
-    return Submission.objects.select_related("language", "problem").get(pk=submission_id) if moved else None
+    if not moved:
+        return None
+    _notify(submission_id)
+    return Submission.objects.select_related("language", "problem").get(pk=submission_id)
+
+
+def _notify(submission_id: int) -> None:
+    """Wake up whoever watches this submission (the student's page) once the change is committed."""
+    from sandbox_service.submissions.waiting import notify
+
+    transaction.on_commit(lambda: notify(submission_id))
 
 
 def submission_renew_lease(submission_id: int, attempt: int, done: int) -> bool:
+    """Progress of the current attempt: compiled (done 0) or `done` tests done; the lease starts again."""
     expires = timezone.now() + timedelta(seconds=_conf("LEASE_SECONDS"))
-    return Submission.objects.filter(pk=submission_id, status=Status.RUNNING, attempts=attempt).update(
-        lease_expires_at=expires, tests_done=done) == 1  # fmt: skip
+    renewed = Submission.objects.filter(pk=submission_id, status=Status.RUNNING, attempts=attempt).update(
+        lease_expires_at=expires, tests_done=done, stage=Stage.TESTING) == 1  # fmt: skip
+    if renewed:
+        _notify(submission_id)
+    return renewed
 
 
 def submission_record_result(submission_id: int, attempt: int, result: GradeResult, scratch: bool) -> bool:
@@ -251,7 +289,7 @@ def submission_record_result(submission_id: int, attempt: int, result: GradeResu
     fields: dict[str, Any] = {
         "verdict": result.verdict, "score": result.score, "max_score": result.max_score, "message": result.message,
         "cpu_time": result.cpu_time, "wall_time": result.wall_time, "memory": result.memory,
-        "tests_done": len(result.tests), "finished_at": timezone.now(), "lease_expires_at": None,
+        "tests_done": len(result.tests), "finished_at": timezone.now(), "lease_expires_at": None, "stage": Stage.NONE,
     }  # fmt: skip
     compiled = result.compile_stage
     if compiled is not None:
@@ -302,7 +340,8 @@ def submission_fail(submission_id: int, message: str, source: Status = Status.RU
     """→ finished with internal_error and the reason: the infrastructure gave up, not the student."""
     queryset = Submission.objects.all() if attempt is None else Submission.objects.filter(attempts=attempt)
     moved = transition(queryset, submission_id, source, Status.FINISHED, verdict=Verdict.INTERNAL_ERROR,
-                       message=message[:2000], finished_at=timezone.now(), lease_expires_at=None)  # fmt: skip
+                       message=message[:2000], finished_at=timezone.now(), lease_expires_at=None,
+                       stage=Stage.NONE)  # fmt: skip
     if moved:
         transaction.on_commit(lambda: _finished(submission_id))
     return moved
@@ -312,7 +351,7 @@ def submission_requeue(submission_id: int, attempt: int, message: str) -> bool:
     """running → queued after an infrastructure failure, for a retry."""
     return transition(Submission.objects.filter(attempts=attempt), submission_id, Status.RUNNING, Status.QUEUED,
                       queued_at=timezone.now(), lease_expires_at=None, message=message[:2000],
-                      failures=F("failures") + 1)  # fmt: skip
+                      failures=F("failures") + 1, stage=Stage.NONE)  # fmt: skip
 
 
 def submission_process(submission_id: int, worker: str, config: Config | None = None) -> str:
@@ -353,7 +392,7 @@ def submission_rejudge(submission: Submission) -> bool:
     """finished → queued on the grading queue; the old results stay until the new ones replace them."""
     moved = transition(Submission.objects.all(), submission.pk, Status.FINISHED, Status.QUEUED,
                        queue=Queue.GRADING, queued_at=timezone.now(), failures=0, tests_done=0,
-                       started_at=None, finished_at=None)  # fmt: skip
+                       started_at=None, finished_at=None, stage=Stage.NONE)  # fmt: skip
     if moved:
         submission.queue = Queue.GRADING
         transaction.on_commit(lambda: submission_enqueue(submission))
@@ -381,7 +420,7 @@ def submissions_recover_stuck() -> Recovery:
             recovery.failed += submission_fail(sub.pk, f"its workers stopped answering {sub.failures + 1} times "
                                                        f"(last: {sub.worker})", attempt=sub.attempts)  # fmt: skip
         elif transition(Submission.objects.filter(attempts=sub.attempts), sub.pk, Status.RUNNING, Status.QUEUED,
-                        queued_at=now, lease_expires_at=None, failures=F("failures") + 1,
+                        queued_at=now, lease_expires_at=None, failures=F("failures") + 1, stage=Stage.NONE,
                         message=f"taken back from worker {sub.worker}, which stopped answering"):  # fmt: skip
             recovery.taken_back += 1
             submission_enqueue(sub)

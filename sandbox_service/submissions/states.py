@@ -17,6 +17,14 @@ class Status(models.TextChoices):
     FINISHED = "finished"
 
 
+class Stage(models.TextChoices):
+    """Where a running submission is, for people watching it (the status says what the machine may do)."""
+
+    NONE = "", "not started"
+    COMPILING = "compiling"
+    TESTING = "testing"  # tests_done of tests_total are done
+
+
 class Verdict(models.TextChoices):
     ACCEPTED = "accepted"
     WRONG_ANSWER = "wrong_answer"

@@ -1,10 +1,13 @@
-"""Waiting for a submission to finish without polling the database: the worker publishes on a Redis channel
-when it records a result, the waiter subscribes before it looks at the row, so no finish can slip between."""
+"""Waiting for a submission to change without polling the database: the worker publishes on the submission's Redis
+channel when it moves (compiled, a test done, finished), and a waiter subscribes before it looks at the row, so no
+change can slip between its look and its wait. The row is always the truth; a notice only says "look again"."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
+from collections.abc import Callable
 
 import redis
 from django.conf import settings
@@ -13,28 +16,32 @@ from sandbox_service.submissions.models import Submission
 from sandbox_service.submissions.states import Status
 
 log = logging.getLogger(__name__)
-CHANNEL = "sandbox:submission-finished:{}"
+CHANNEL = "sandbox:submission:{}"
 
 
-def _client() -> redis.Redis:
-    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=5, socket_connect_timeout=2)
+@functools.cache
+def _client(url: str) -> redis.Redis:
+    # One client (and its connection pool) per process: a notice per test must not cost a new connection.
+    return redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
+
+
+def notify(submission_id: int, what: bytes = b"progress") -> None:
+    """Called once a change of the row is committed. A lost notice only makes a waiter wait for its timeout."""
+    try:
+        _client(settings.REDIS_URL).publish(CHANNEL.format(submission_id), what)
+    except redis.RedisError:
+        log.warning("could not publish a change of submission %s", submission_id)
 
 
 def notify_finished(submission_id: int) -> None:
-    """Called once the finished row is committed. A lost notice only makes a waiter wait for its timeout."""
-    try:
-        with _client() as client:
-            client.publish(CHANNEL.format(submission_id), b"finished")
-    except redis.RedisError:
-        log.warning("could not publish the end of submission %s", submission_id)
+    notify(submission_id, b"finished")
 
 
-def wait_finished(submission: Submission, timeout: float) -> Submission:
-    """The submission, reloaded, once it is finished or `timeout` seconds have passed (whichever is first)."""
+def wait_until(submission: Submission, done: Callable[[Submission], bool], timeout: float) -> Submission:
+    """The submission, reloaded, once `done(submission)` holds or `timeout` seconds have passed (first of the two)."""
     deadline = time.monotonic() + max(0.0, timeout)
     try:
-        client = _client()
-        pubsub = client.pubsub(ignore_subscribe_messages=True)
+        pubsub = _client(settings.REDIS_URL).pubsub(ignore_subscribe_messages=True)
         pubsub.subscribe(CHANNEL.format(submission.pk))
     except redis.RedisError:
         pubsub = None
@@ -42,7 +49,7 @@ def wait_finished(submission: Submission, timeout: float) -> Submission:
         while True:
             submission.refresh_from_db()
             left = deadline - time.monotonic()
-            if submission.status == Status.FINISHED or left <= 0:
+            if done(submission) or left <= 0:
                 return submission
             if pubsub is None:
                 time.sleep(min(0.2, left))  # Redis is down: the row is still the truth
@@ -54,3 +61,7 @@ def wait_finished(submission: Submission, timeout: float) -> Submission:
     finally:
         if pubsub is not None:
             pubsub.close()
+
+
+def wait_finished(submission: Submission, timeout: float) -> Submission:
+    return wait_until(submission, lambda s: s.status == Status.FINISHED, timeout)

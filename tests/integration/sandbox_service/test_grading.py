@@ -117,12 +117,12 @@ def test_output_excerpts_are_cut_at_excerpt_bytes_without_half_characters(config
     assert whole.tests[0].stderr == "err" * 1000
 
 
-def test_on_progress_is_called_after_each_test(config: Config) -> None:
+def test_on_progress_is_called_once_compiled_and_after_each_test(config: Config) -> None:
     calls: list[tuple[int, int]] = []
     result = grade(job("bash", "read -r a b; echo $((a+b))", sums((1, 1), (2, 2), (3, 3), (4, 4))), config,
                    on_progress=lambda done, total: calls.append((done, total)))  # fmt: skip
     assert result.verdict == "accepted"
-    assert calls == [(1, 4), (2, 4), (3, 4), (4, 4)]
+    assert calls == [(0, 4), (1, 4), (2, 4), (3, 4), (4, 4)]
 
 
 def test_an_exception_of_on_progress_stops_grading_and_propagates_unchanged(
@@ -237,7 +237,7 @@ def test_stop_on_first_failure_leaves_the_rest_without_an_outcome(config: Config
                    on_progress=lambda done, total: calls.append((done, total)))  # fmt: skip
     assert [t.verdict for t in result.tests] == ["accepted", "wrong_answer"]
     assert (result.verdict, result.score, result.max_score) == ("wrong_answer", 1, 15)
-    assert calls == [(1, 5), (2, 5)]
+    assert calls == [(0, 5), (1, 5), (2, 5)]
 
 
 def test_a_job_without_tests_is_accepted_with_nothing_to_score(config: Config) -> None:
