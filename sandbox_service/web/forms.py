@@ -12,6 +12,7 @@ from sandbox_service.problems.models import Problem
 
 RUN, SUBMIT = "run", "submit"
 EXAMPLES, CUSTOM = "examples", "custom"
+DEFAULT_LANGUAGE = "python3"  # preselected where allowed (the editor then remembers each student's last choice)
 
 
 class CodeForm(forms.Form):
@@ -34,9 +35,19 @@ class CodeForm(forms.Form):
         field = self.fields["language"]
         assert isinstance(field, forms.ChoiceField)
         field.choices = [(lang.pk, str(lang)) for lang in languages]
+        ids = [lang.pk for lang in languages]
+        field.initial = DEFAULT_LANGUAGE if DEFAULT_LANGUAGE in ids else next(iter(ids), None)
         if problem is None:  # the playground: its own input, nothing to submit
             del self.fields["run_on"]
             self.fields["stdin"].label = "Input (stdin)"
+
+    # Browsers send a textarea's line breaks as CRLF (the HTML form submission rules): a shell script or a program's
+    # input would then see a \r at the end of every line. What a student typed had plain line breaks.
+    def clean_source(self) -> str:
+        return _plain_newlines(self.cleaned_data["source"])
+
+    def clean_stdin(self) -> str:
+        return _plain_newlines(self.cleaned_data.get("stdin", ""))
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -49,3 +60,7 @@ class CodeForm(forms.Form):
     def run_stdin(self) -> str | None:
         """The input of a Run: None for the problem's examples."""
         return self.cleaned_data.get("stdin", "") if self.cleaned_data["run_on"] == CUSTOM else None
+
+
+def _plain_newlines(text: str) -> str:
+    return text.replace("\r\n", "\n")

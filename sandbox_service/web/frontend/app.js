@@ -209,15 +209,16 @@ function setUpEditorForm(form) {
     view.dispatch(setDiagnostics(view.state, marks));
   };
 
-  const goToLine = (lineNumber) => {
+  const goToLine = (lineNumber, column) => {
     const doc = view.state.doc;
     const line = doc.line(Math.min(Math.max(lineNumber, 1), doc.lines));
-    view.dispatch({ selection: { anchor: line.from }, scrollIntoView: true });
+    const at = Math.min(line.from + Math.max((column || 1) - 1, 0), line.to);
+    view.dispatch({ selection: { anchor: at }, scrollIntoView: true });
     view.focus();
   };
   results.addEventListener("click", (event) => {
     const target = event.target.closest(".diagnostic[data-line]");
-    if (target) goToLine(Number(target.dataset.line));
+    if (target) goToLine(Number(target.dataset.line), Number(target.dataset.column || 1));
   });
 
   let busy = false;

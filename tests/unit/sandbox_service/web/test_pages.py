@@ -143,6 +143,13 @@ def test_run_on_my_input_is_a_scratch_run_under_the_problems_limits(client: Clie
     assert submission.limits["cpu_time"] == 2.0 and submission.limits["memory"] == 128
 
 
+def test_the_browsers_crlf_line_breaks_become_plain_newlines(client: Client, languages: Any, student: User) -> None:
+    client.force_login(student)
+    client.post("/playground/", {"language": "bash", "source": "read -r x\r\necho $x\r\n", "stdin": "a\r\nb\r\n"})
+    submission = Submission.objects.get()
+    assert submission.source == "read -r x\necho $x\n" and submission.stdin == "a\nb\n"
+
+
 def test_a_bad_form_is_shown_again_with_the_field_named(client: Client, problem: Problem, student: User) -> None:
     client.force_login(student)
     response = client.post("/problems/a-plus-b/", {"language": "cobol", "source": "", "action": "submit"})
