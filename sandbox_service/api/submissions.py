@@ -120,8 +120,8 @@ class SubmissionOutput(serializers.ModelSerializer):
 
     class Meta:
         model = Submission
-        fields = ["token", "owner", "problem", "language", "status", "verdict", "score", "max_score", "message",
-                  "source", "files", "args", "compiler_options", "redirect_stderr_to_stdout", "number_of_runs",
+        fields = ["token", "owner", "problem", "examples_only", "language", "status", "stage", "verdict", "score",
+                  "max_score", "message", "source", "files", "args", "compiler_options", "redirect_stderr_to_stdout", "number_of_runs",
                   "limits", "queue", "callback_url", "callback_status", "compile_output", "compile_exit_code",
                   "stdout", "stderr", "output", "exit_code", "signal", "cpu_time", "wall_time", "memory",
                   "tests_done", "tests_total", "created_at", "started_at", "finished_at", "results"]  # fmt: skip
@@ -150,15 +150,15 @@ class SubmissionSummaryOutput(serializers.ModelSerializer):
 
     class Meta:
         model = Submission
-        fields = ["token", "owner", "problem", "language", "status", "verdict", "score", "max_score",
-                  "cpu_time", "wall_time", "memory", "tests_done", "tests_total", "created_at",
+        fields = ["token", "owner", "problem", "examples_only", "language", "status", "stage", "verdict", "score",
+                  "max_score", "cpu_time", "wall_time", "memory", "tests_done", "tests_total", "created_at",
                   "finished_at"]  # fmt: skip
         read_only_fields = fields
 
 
-SUMMARY_COLUMNS = ("token", "owner__username", "problem__slug", "language_id", "status", "verdict", "score",
-                   "max_score", "cpu_time", "wall_time", "memory", "tests_done", "tests_total", "created_at",
-                   "finished_at")  # fmt: skip
+SUMMARY_COLUMNS = ("token", "owner__username", "problem__slug", "examples_only", "language_id", "status", "stage",
+                   "verdict", "score", "max_score", "cpu_time", "wall_time", "memory", "tests_done", "tests_total",
+                   "created_at", "finished_at")  # fmt: skip
 
 
 def _detail(submission: Submission, request: Request) -> dict[str, Any]:

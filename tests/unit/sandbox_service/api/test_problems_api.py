@@ -655,8 +655,9 @@ def submit(user: User, problem: Problem) -> Submission:
 
 @pytest.fixture
 def scored(users: dict[str, User], problem: Problem) -> dict[str, Any]:
-    """amy: three finished (1, 3, 1); bob: one still queued; cat: two of 3 points, then one running; +mel: one
-    compile error; the owner and an admin also submitted (not students: not in the scores)."""
+    """amy: three finished (1, 3, 1) and a Run of the examples; bob: one still queued; cat: two of 3 points, then
+    one running; +mel: one compile error; dan: a Run of the examples only; the owner and an admin also submitted
+    (not students: not in the scores)."""
     t0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
     amy, bob, cat, mel = (make_user(name, "student") for name in ("amy", "bob", "cat", "+mel"))
     subs: dict[str, Any] = {}
@@ -674,6 +675,10 @@ def scored(users: dict[str, User], problem: Problem) -> dict[str, Any]:
     finish(subs["mel0"], 0, Verdict.COMPILE_ERROR, t0 + timedelta(hours=1))
     for role in ("owner", "admin"):
         finish(submit(users[role], problem), 3, Verdict.ACCEPTED, t0)
+    for who in (amy, make_user("dan", "student")):  # Runs of the examples: not graded, not in the scores
+        run = submit(who, problem)
+        Submission.objects.filter(pk=run.pk).update(examples_only=True)
+        finish(run, 3, Verdict.ACCEPTED, t0 + timedelta(hours=2))
     other = problem_services.problem_create(owner=users["owner"], title="Other", slug="other", published=True)
     finish(submit(amy, other), 3, Verdict.ACCEPTED, t0)  # another problem's: not counted
     return subs

@@ -211,3 +211,85 @@ def test_a_language_row_the_sandbox_does_not_know_is_refused(languages: Any, stu
     Language.objects.create(id="cobol", name="COBOL", available=True)
     with pytest.raises(services.SubmissionError, match="not a language of this sandbox"):
         make(student, language_id="cobol")
+
+
+# --- what a student watching a submission sees: stage, progress, queue position, Runs ---------------------------
+
+
+def test_a_started_submission_is_compiling_then_testing_then_finished_without_a_stage(
+        languages: Any, student: User) -> None:  # fmt: skip
+    sub = make(student)
+    started = services.submission_start(sub.pk, "w1")
+    assert started is not None and started.stage == "compiling"
+    assert services.submission_renew_lease(sub.pk, 1, 0)  # compiled: the tests begin
+    sub.refresh_from_db()
+    assert (sub.stage, sub.tests_done) == ("testing", 0)
+    assert services.submission_renew_lease(sub.pk, 1, 1)
+    sub.refresh_from_db()
+    assert (sub.stage, sub.tests_done) == ("testing", 1)
+    assert not services.submission_renew_lease(sub.pk, 2, 1)  # another attempt's progress is not this one's
+    services.submission_record_result(sub.pk, 1, grade_result(outcome(1)), scratch=True)
+    sub.refresh_from_db()
+    assert sub.status == Status.FINISHED and sub.stage == ""
+
+
+def test_progress_wakes_up_whoever_watches_once_committed(languages: Any, student: User, monkeypatch: Any,
+                                                         django_capture_on_commit_callbacks: Any) -> None:  # fmt: skip
+    from sandbox_service.submissions import waiting
+
+    noticed: list[int] = []
+    monkeypatch.setattr(waiting, "notify", lambda submission_id, what=b"progress": noticed.append(submission_id))
+    sub = make(student)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.submission_start(sub.pk, "w1")
+        services.submission_renew_lease(sub.pk, 1, 0)
+    assert noticed == [sub.pk, sub.pk]
+
+
+def test_a_requeued_submission_loses_its_stage(languages: Any, student: User) -> None:
+    sub = make(student)
+    services.submission_start(sub.pk, "w1")
+    assert services.submission_requeue(sub.pk, 1, "sandbox failed")
+    sub.refresh_from_db()
+    assert sub.status == Status.QUEUED and sub.stage == ""
+
+
+def test_the_queue_position_counts_who_is_ahead_in_the_same_queue(languages: Any, student: User) -> None:
+    first, second, third = make(student), make(student), make(student)
+    bulk = make(student, queue="grading")
+    assert [selectors.queue_position(s) for s in (first, second, third, bulk)] == [1, 2, 3, 1]
+    services.submission_start(first.pk, "w1")
+    first.refresh_from_db()
+    assert selectors.queue_position(first) is None and selectors.queue_position(third) == 2
+
+
+def test_a_run_of_the_examples_has_only_the_visible_tests_and_no_score(languages: Any, student: User) -> None:
+    problem = Problem.objects.create(title="P", slug="p", published=True)
+    TestCase.objects.create(problem=problem, order=1, stdin="1", expected_output="1", visible=True)
+    TestCase.objects.create(problem=problem, order=2, stdin="2", expected_output="2")
+    run = services.submission_run_create(owner=student, language_id="python3", source="x", problem=problem,
+                                         stdin=None)  # fmt: skip
+    assert run.examples_only and run.tests_total == 1
+    job, scratch = selectors.grading_job_for(run)
+    assert not scratch and [t.stdin for t in job.tests] == [b"1"]
+    graded = make(student, problem=problem)
+    assert len(selectors.grading_job_for(graded)[0].tests) == 2
+
+
+def test_a_run_of_own_input_takes_the_problems_limits(languages: Any, student: User) -> None:
+    problem = Problem.objects.create(title="P", slug="p", published=True, cpu_time=0.5, memory=64)
+    run = services.submission_run_create(owner=student, language_id="python3", source="x", problem=problem,
+                                         stdin="7\n")  # fmt: skip
+    assert run.problem is None and run.stdin == "7\n"
+    assert (run.limits["cpu_time"], run.limits["memory"]) == (0.5, 64)
+
+
+def test_a_run_of_the_examples_needs_a_problem_with_examples(languages: Any, student: User) -> None:
+    problem = Problem.objects.create(title="P", slug="p", published=True)
+    TestCase.objects.create(problem=problem, order=1, stdin="1", expected_output="1")
+    with pytest.raises(services.SubmissionError) as e:
+        services.submission_run_create(owner=student, language_id="python3", source="x", problem=problem, stdin=None)
+    assert e.value.field == "examples"
+    with pytest.raises(services.SubmissionError) as e:
+        services.submission_run_create(owner=student, language_id="python3", source="x", problem=None, stdin=None)
+    assert e.value.field == "stdin"
