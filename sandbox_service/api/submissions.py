@@ -121,10 +121,11 @@ class SubmissionOutput(serializers.ModelSerializer):
     class Meta:
         model = Submission
         fields = ["token", "owner", "problem", "examples_only", "language", "status", "stage", "verdict", "score",
-                  "max_score", "message", "source", "files", "args", "compiler_options", "redirect_stderr_to_stdout", "number_of_runs",
-                  "limits", "queue", "callback_url", "callback_status", "compile_output", "compile_exit_code",
-                  "stdout", "stderr", "output", "exit_code", "signal", "cpu_time", "wall_time", "memory",
-                  "tests_done", "tests_total", "created_at", "started_at", "finished_at", "results"]  # fmt: skip
+                  "max_score", "message", "source", "files", "args", "compiler_options", "redirect_stderr_to_stdout",
+                  "number_of_runs", "limits", "queue", "callback_url", "callback_status", "compile_output",
+                  "compile_exit_code", "stdout", "stderr", "output", "exit_code", "signal", "cpu_time", "wall_time",
+                  "memory", "tests_done", "tests_total", "created_at", "started_at", "finished_at",
+                  "results"]  # fmt: skip
         read_only_fields = fields
 
     @extend_schema_field(TestResultOutput(many=True))

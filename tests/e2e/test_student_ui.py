@@ -34,7 +34,8 @@ A_PLUS_B = {
 def problem(users: Users) -> Problem:
     problem = Problem.objects.create(
         title="A + B", slug="a-plus-b", published=True, cpu_time=1.0, memory=128,
-        statement="Read two integers *a* and *b* and print **a + b**.\n\n| a | b | a + b |\n|---|---|---|\n| 1 | 2 | 3 |",
+        statement="Read two integers *a* and *b* and print **a + b**.\n\n"
+                  "| a | b | a + b |\n|---|---|---|\n| 1 | 2 | 3 |",
     )  # fmt: skip
     TestCase.objects.create(problem=problem, order=1, stdin="1 2\n", expected_output="3\n", visible=True)
     TestCase.objects.create(problem=problem, order=2, stdin="-5 7\n", expected_output="2\n", visible=True)

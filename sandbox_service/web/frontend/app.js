@@ -93,6 +93,7 @@ async function follow(stateUrl, key, render) {
         headers: { Accept: "application/json" }, credentials: "same-origin", cache: "no-store",
       });
       if (response.status === 404 || response.status === 403) return;
+      if (response.redirected) { window.location.reload(); return; } // logged out meanwhile: the login page
       if (!response.ok || !(response.headers.get("Content-Type") || "").includes("json")) throw new Error(response.status);
       state = await response.json();
       failures = 0;
@@ -269,11 +270,10 @@ function setUpEditorForm(form) {
         showErrors(payload, response.status);
         return;
       }
-      const final = await follow(payload.state_url, "", (state) => {
+      await follow(payload.state_url, "", (state) => {
         showResult(results, state);
         markDiagnostics(state.diagnostics);
       });
-      if (final) results.querySelector(".status")?.focus?.();
     } catch (e) {
       results.innerHTML = "";
       showErrors(null, "no answer (are you offline?)");
