@@ -22,7 +22,7 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "sandbox_service.ops.apps.SandboxAdminConfig",  # django.contrib.admin with the operations dashboard
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "sandbox_service.judge0",
     "sandbox_service.piston",
     "sandbox_service.core",
+    "sandbox_service.ops",
 ]
 
 MIDDLEWARE = [
@@ -193,6 +194,26 @@ SPECTACULAR_SETTINGS = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {
+        # One JSON object per line: the life of each submission, for log collectors (sandbox_service.ops.lifecycle).
+        "json": {"()": "pythonjsonlogger.json.JsonFormatter",
+                 "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s", "rename_fields": {"asctime": "time"},
+                 "datefmt": "%Y-%m-%dT%H:%M:%S%z"},  # fmt: skip
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler"},
+        "json_console": {"class": "logging.StreamHandler", "formatter": "json"},
+    },
+    "loggers": {
+        "sandbox_service.lifecycle": {"handlers": ["json_console"], "level": "INFO", "propagate": False},
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
+
+# --- operations -------------------------------------------------------------------------------------------
+# /metrics answers a request bearing this token (Authorization: Bearer ...), or an admin's session; empty: admins only.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# Each Celery worker writes a heartbeat to Redis this often; a worker silent for 3 heartbeats counts as gone.
+WORKER_HEARTBEAT_SECONDS = env.float("WORKER_HEARTBEAT_SECONDS", default=10.0)
+# /readyz: how long it waits for a worker to answer a ping.
+READYZ_WORKER_TIMEOUT = env.float("READYZ_WORKER_TIMEOUT", default=1.0)

@@ -1,0 +1,4 @@
+"""Operations endpoints: health and readiness probes, Prometheus metrics."""
+
+
+urlpatterns: list = []
