@@ -145,6 +145,8 @@ SUBMISSIONS = {
     "RETRY_AFTER_SECONDS": env.int("SUBMISSIONS_RETRY_AFTER", default=10),
     # Per user: more submissions than this in the last minute are refused with 429.
     "PER_USER_PER_MINUTE": env.int("SUBMISSIONS_PER_USER_PER_MINUTE", default=30),
+    # Per student: more than this in the last hour are refused with 429, unless a quota (admin) says otherwise.
+    "PER_USER_PER_HOUR": env.int("SUBMISSIONS_PER_USER_PER_HOUR", default=300),
     # A running submission whose worker has not renewed its lease for this long is taken back.
     "LEASE_SECONDS": env.float("SUBMISSIONS_LEASE_SECONDS", default=60.0),
     # A queued submission not started after this long is enqueued again (its message may have been lost).

@@ -10,11 +10,15 @@ STUDENT, GRADER, ADMIN = "student", "grader", "admin"
 
 
 def role_of(user: AbstractBaseUser | AnonymousUser) -> str:
-    if getattr(user, "is_superuser", False):
-        return ADMIN
     groups = set(user.groups.values_list("name", flat=True)) if user.is_authenticated else set()  # type: ignore[union-attr]
-    if ADMIN in groups:
+    return role_from(is_superuser=getattr(user, "is_superuser", False), is_staff=getattr(user, "is_staff", False),
+                     groups=groups)  # fmt: skip
+
+
+def role_from(*, is_superuser: bool, is_staff: bool, groups: set[str]) -> str:
+    """The rule itself, for callers that already hold a user's groups (a list page with prefetched groups)."""
+    if is_superuser or ADMIN in groups:
         return ADMIN
-    if GRADER in groups or getattr(user, "is_staff", False):
+    if GRADER in groups or is_staff:
         return GRADER
     return STUDENT

@@ -1,10 +1,13 @@
 """A Language row mirrors one declaration of the executor's registry; admins may disable it or change its
 default limits. The executor stays the source of truth for how a language compiles and runs."""
 
+from django.core.exceptions import ValidationError
 from django.db import models
 
+from sandbox_service.core.models import LimitCeilings
 
-class Language(models.Model):
+
+class Language(LimitCeilings):
     id = models.CharField(primary_key=True, max_length=32)  # the executor's language id, e.g. "python3"
     name = models.CharField(max_length=100)
     version = models.CharField(max_length=100, blank=True)
@@ -30,3 +33,9 @@ class Language(models.Model):
     @property
     def usable(self) -> bool:
         return self.enabled and self.available
+
+    def clean(self) -> None:
+        super().clean()
+        for limit, ceiling in self.ceilings().items():
+            if getattr(self, limit) > ceiling:
+                raise ValidationError({limit: f"above this language's maximum ({ceiling})"})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from django.utils import timezone
 
 from executor import languages as registry
@@ -10,14 +12,18 @@ from executor.config import Config
 from sandbox_service.languages.models import Language
 
 
-def language_sync(*, self_test: bool = True, config: Config | None = None) -> list[Language]:
-    """Create or update one row per executor language: name, version, compiled, availability.
+def language_sync(*, self_test: bool = True, config: Config | None = None,
+                  ids: Collection[str] | None = None) -> list[Language]:  # fmt: skip
+    """Create or update one row per executor language (only those of `ids` if given): name, version, compiled,
+    availability.
 
-    Admin choices (enabled, default limits) are kept. With self_test, each language's self-test program is
-    compiled and run in the sandbox, and a failure marks the language unavailable with the reason.
+    Admin choices (enabled, default limits and their maxima) are kept. With self_test, each language's self-test
+    program is compiled and run in the sandbox, and a failure marks the language unavailable with the reason.
     """
     rows = []
     for declaration in registry.LANGUAGES:
+        if ids is not None and declaration.id not in ids:
+            continue
         missing = declaration.missing_toolchain()
         problem = f"toolchain missing: {', '.join(missing)}" if missing else None
         if problem is None and self_test:
@@ -35,5 +41,7 @@ def language_sync(*, self_test: bool = True, config: Config | None = None) -> li
         )
         rows.append(row)
     gone = Language.objects.exclude(id__in=[d.id for d in registry.LANGUAGES])
+    if ids is not None:
+        gone = gone.filter(id__in=ids)
     gone.update(available=False, self_test_message="not in the executor's registry")
     return rows

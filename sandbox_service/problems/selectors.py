@@ -61,6 +61,16 @@ def problem_ids_managed_by(user: AbstractBaseUser | AnonymousUser) -> set[int] |
     return set(Problem.objects.filter(_managed_by(user)).values_list("pk", flat=True))
 
 
+def problems_managed_by(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Problem]:
+    """The problems `user` may change: all for an admin, owned or graded ones for a grader, none for a student."""
+    role = role_of(user)
+    if role == ADMIN:
+        return Problem.objects.all()
+    if role != GRADER:
+        return Problem.objects.none()
+    return Problem.objects.filter(_managed_by(user))
+
+
 def _managed_by(user: Any) -> Q:
     graded = Problem.graders.through.objects.filter(user_id=user.pk).values("problem_id")
     return Q(owner_id=user.pk) | Q(pk__in=graded)

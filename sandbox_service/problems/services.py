@@ -7,6 +7,7 @@ decision; these functions only say whether the data is right.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Mapping
 from typing import IO, Any
@@ -338,6 +339,28 @@ def problem_import(*, owner: AbstractBaseUser, archive: IO[bytes], replace: bool
         problem.test_cases.all().delete()  # their old results keep their verdicts, no longer their test case
         TestCase.objects.bulk_create(tests, batch_size=20)
     return problem, existing is None
+
+
+def test_cases_import(problem: Problem, archive: IO[bytes], *, replace: bool = False) -> int:
+    """Add the tests of a tests-only archive (zipformat.read_tests) after the problem's own, or instead of them
+    with `replace`. All or nothing; returns how many were added. Errors name the member at fault."""
+    try:
+        tests = zipformat.read_tests(archive, ARCHIVE_CAPS)
+    except zipformat.ArchiveError as e:
+        raise ProblemError(e.member, e.message) from None
+    with transaction.atomic():
+        Problem.objects.select_for_update().filter(pk=problem.pk).first()  # one import at a time per problem
+        kept = [] if replace else list(problem.test_cases.only("order", "stdin", "expected_output"))
+        start = max([t.order for t in kept], default=0)
+        rows = [_imported_test(problem, test.order, dataclasses.replace(test, order=start + test.order))
+                for test in tests]  # fmt: skip
+        if sum(len(t.stdin) + len(t.expected_output) for t in [*kept, *rows]) > MAX_PROBLEM_TEST_CHARS:
+            raise ProblemError(zipformat.ARCHIVE, f"the tests of a problem are at most "
+                                                  f"{_human(MAX_PROBLEM_TEST_CHARS)} characters together")  # fmt: skip
+        if replace:
+            problem.test_cases.all().delete()  # their old results keep their verdicts, no longer their test case
+        TestCase.objects.bulk_create(rows, batch_size=20)
+    return len(rows)
 
 
 def _imported_test(problem: Problem, number: int, test: zipformat.TestData) -> TestCase:

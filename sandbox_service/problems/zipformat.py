@@ -233,6 +233,57 @@ def read(source: IO[bytes], caps: Caps | None = None) -> ProblemData:
         raise ArchiveError(ARCHIVE, f"not a valid ZIP file: {e}") from None
 
 
+# A tests-only archive (the admin's bulk upload): "<name>.in" with "<name>.out" or "<name>.ans", in any folder.
+_TEST_MEMBER = re.compile(r"^(?P<stem>.+)\.(?P<kind>in|out|ans)$")
+
+
+def read_tests(source: IO[bytes], caps: Caps | None = None) -> tuple[TestData, ...]:
+    """The test cases of a tests-only archive, ordered by name with numbers compared as numbers ("2" before
+    "10"), each named after its file. The same checks as `read` (sizes, names, member types, inflation caps);
+    directory entries are allowed, any other file, an input without its output or the reverse is refused."""
+    caps = caps or Caps()
+    source.seek(0, 2)
+    size = source.tell()
+    if size > caps.archive_bytes:
+        raise ArchiveError(ARCHIVE, f"larger than {_human(caps.archive_bytes)}")
+    _check_end_record(source, size, caps)
+    try:
+        with zipfile.ZipFile(source) as archive:
+            members = _checked_members(archive.infolist(), caps)
+            pairs: dict[str, dict[str, zipfile.ZipInfo]] = {}
+            for name, info in members.items():
+                if name.endswith("/"):
+                    continue
+                match = _TEST_MEMBER.match(name)
+                if match is None:
+                    raise ArchiveError(name, "not a test file: expected <name>.in with <name>.out (or .ans)")
+                kind = "in" if match["kind"] == "in" else "out"
+                if kind in pairs.setdefault(match["stem"], {}):
+                    raise ArchiveError(name, f"a second expected output for {match['stem']}")
+                pairs[match["stem"]][kind] = info
+            if not pairs:
+                raise ArchiveError(ARCHIVE, "no test files (<name>.in with <name>.out)")
+            if len(pairs) > caps.tests:
+                raise ArchiveError(ARCHIVE, f"{len(pairs)} tests: at most {caps.tests}")
+            budget = _Budget(caps.total_bytes)
+            tests = []
+            for order, stem in enumerate(sorted(pairs, key=_natural), start=1):
+                pair = pairs[stem]
+                for kind, other in (("in", "out"), ("out", "in")):
+                    if kind not in pair:
+                        raise ArchiveError(pair[other].orig_filename, f"has no matching .{kind} file")
+                tests.append(TestData(stdin=_read_text(archive, pair["in"], caps.test_file_bytes, budget),
+                                      expected_output=_read_text(archive, pair["out"], caps.test_file_bytes, budget),
+                                      name=stem.rsplit("/", 1)[-1][:100], order=order))  # fmt: skip
+            return tuple(tests)
+    except zipfile.BadZipFile as e:
+        raise ArchiveError(ARCHIVE, f"not a valid ZIP file: {e}") from None
+
+
+def _natural(name: str) -> list[tuple[int, int | str]]:
+    return [(0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", name) if part]
+
+
 def _check_end_record(source: IO[bytes], size: int, caps: Caps) -> None:
     """Find the end-of-central-directory record as zipfile does and refuse too many members or ZIP64 early."""
     tail_size = min(size, 22 + 65535)

@@ -26,6 +26,7 @@ from executor import limits as executor_limits
 from executor.config import Config
 from sandbox_service.core.errors import FieldError
 from sandbox_service.core.roles import STUDENT, role_of
+from sandbox_service.core.selectors import quota_for
 from sandbox_service.languages.models import Language
 from sandbox_service.problems.models import Problem
 from sandbox_service.submissions import selectors
@@ -58,10 +59,10 @@ class QueueFull(Exception):
 
 
 class RateLimited(Exception):
-    """This user submitted too often (429 + Retry-After)."""
+    """This user submitted too often, or used up their quota (429 + Retry-After)."""
 
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(f"too many submissions; retry after {retry_after} s")
+    def __init__(self, retry_after: int, why: str = "too many submissions") -> None:
+        super().__init__(f"{why}; retry after {retry_after} s")
         self.retry_after = retry_after
 
 
@@ -130,7 +131,7 @@ def submission_create(
             check_callback_url(callback_url)
         except CallbackRefused as e:
             raise SubmissionError("callback_url", str(e)) from None
-    effective = _effective_limits(language, problem, limits or {})
+    effective = _effective_limits(language, problem, limits or {}, owner)
     compile_overrides = _compile_limits(language, compile_limits or {})
     _apply_backpressure(owner, rate_limited)
     if problem is None:
@@ -196,9 +197,10 @@ def _validate_files(files: Sequence[Mapping[str, str]], language: Language) -> l
     return clean
 
 
-def _effective_limits(language: Language, problem: Problem | None,
-                      requested: Mapping[str, float | int]) -> dict[str, Any]:  # fmt: skip
-    """The language's defaults, then the problem's, then the request's; checked against the executor's maxima."""
+def _effective_limits(language: Language, problem: Problem | None, requested: Mapping[str, float | int],
+                      owner: AbstractBaseUser) -> dict[str, Any]:  # fmt: skip
+    """The language's defaults, then the problem's, then the request's; what a request asks for is checked against
+    the language's and the account's ceilings, and everything against the executor's maxima."""
     limits: dict[str, Any] = {name: getattr(language, name) for name in LANGUAGE_LIMIT_FIELDS}
     if problem is not None:
         limits.update({n: getattr(problem, n) for n in LANGUAGE_LIMIT_FIELDS if getattr(problem, n) is not None})
@@ -206,6 +208,14 @@ def _effective_limits(language: Language, problem: Problem | None,
         if name not in REQUEST_LIMIT_FIELDS:
             raise SubmissionError(f"limits.{name}", f"unknown limit; known: {', '.join(REQUEST_LIMIT_FIELDS)}")
         limits[name] = value
+    if requested:
+        quota = quota_for(owner)
+        for ceilings, whose in ((language.ceilings(), f"{language.id}'s maximum"),
+                                (quota.ceilings, "your quota's maximum")):  # fmt: skip
+            for name, value in requested.items():
+                ceiling = ceilings.get(name)
+                if ceiling is not None and isinstance(value, (int, float)) and value > ceiling:
+                    raise SubmissionError(f"limits.{name}", f"{value} is above {whose} ({ceiling})")
     try:
         executor_limits.validate(executor_limits.Limits().with_changes(**limits), Config.from_env().maxima)
     except executor_limits.LimitError as e:
@@ -232,14 +242,23 @@ def _apply_backpressure(owner: AbstractBaseUser, rate_limited: bool = True) -> N
     account, such as Piston's anonymous user, is throttled per client address instead)."""
     if Submission.objects.filter(status=Status.QUEUED).count() >= _conf("MAX_QUEUED"):
         raise QueueFull(_conf("RETRY_AFTER_SECONDS"))
-    if not rate_limited or role_of(owner) != STUDENT:  # graders and admins automate: batches, rejudges
+    if not rate_limited:
         return
-    minute_ago = timezone.now() - timedelta(seconds=60)
-    recent = Submission.objects.filter(owner=owner, created_at__gte=minute_ago)
-    if recent.count() >= _conf("PER_USER_PER_MINUTE"):
+    if role_of(owner) == STUDENT:  # graders and admins automate (batches, rejudges): no burst cap
+        _check_rate(owner, 60, _conf("PER_USER_PER_MINUTE"), "too many submissions")
+    hourly = quota_for(owner).submissions_per_hour
+    if hourly is not None:
+        _check_rate(owner, 3600, hourly, "your hourly quota of submissions is used up")
+
+
+def _check_rate(owner: AbstractBaseUser, seconds: int, allowed: int, why: str) -> None:
+    """At most `allowed` submissions in the last `seconds`; else RateLimited until the oldest of them ages out."""
+    since = timezone.now() - timedelta(seconds=seconds)
+    recent = Submission.objects.filter(owner=owner, created_at__gte=since)
+    if recent.count() >= allowed:
         oldest = recent.order_by("created_at").values_list("created_at", flat=True).first()
-        wait = 60 - (timezone.now() - oldest).total_seconds() if oldest else 60
-        raise RateLimited(max(1, int(wait) + 1))
+        wait = seconds - (timezone.now() - oldest).total_seconds() if oldest else seconds
+        raise RateLimited(max(1, int(wait) + 1), why)
 
 
 def submission_enqueue(submission: Submission) -> None:
