@@ -7,6 +7,10 @@ class OpsConfig(AppConfig):
     label = "ops"
     verbose_name = "Operations"
 
+    def ready(self) -> None:
+        # Connects the worker heartbeat to Celery's worker_ready and worker_shutdown signals.
+        from sandbox_service.ops import workers  # noqa: F401
+
 
 class SandboxAdminConfig(admin_apps.AdminConfig):
     """django.contrib.admin with our site as the default `admin.site` (the dashboard's URLs are in it)."""

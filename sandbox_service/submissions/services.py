@@ -28,6 +28,7 @@ from sandbox_service.core.errors import FieldError
 from sandbox_service.core.roles import STUDENT, role_of
 from sandbox_service.core.selectors import quota_for
 from sandbox_service.languages.models import Language
+from sandbox_service.ops import lifecycle
 from sandbox_service.problems.models import Problem
 from sandbox_service.submissions import selectors
 from sandbox_service.submissions.grading import GradeResult, InfrastructureError, grade
@@ -149,7 +150,7 @@ def submission_create(
             callback_status="pending" if callback_url else "", compile_limits=compile_overrides,
         )  # fmt: skip
         transaction.on_commit(lambda: submission_enqueue(submission))
-    log.info("submission created", extra={"submission": str(submission.token), "queue": queue})
+    lifecycle.submission_created(submission)
     return submission
 
 
@@ -269,6 +270,8 @@ def submission_enqueue(submission: Submission) -> None:
         run_submission.apply_async(args=[submission.pk], queue=submission.queue)
     except Exception:  # noqa: BLE001 - any broker failure: the row is kept, recover_stuck enqueues it again
         log.exception("could not enqueue submission %s; it will be sent again by recovery", submission.token)
+        return
+    lifecycle.submission_enqueued(submission)
 
 
 # ------------------------------------------------------------------------------------------- the worker ----
@@ -283,7 +286,9 @@ def submission_start(submission_id: int, worker: str) -> Submission | None:
     if not moved:
         return None
     _notify(submission_id)
-    return Submission.objects.select_related("language", "problem").get(pk=submission_id)
+    started = Submission.objects.select_related("owner", "language", "problem").get(pk=submission_id)
+    lifecycle.submission_started(started, worker)
+    return started
 
 
 def _notify(submission_id: int) -> None:
@@ -336,14 +341,14 @@ def submission_record_result(submission_id: int, attempt: int, result: GradeResu
                 for t in result.tests
             )
         transaction.on_commit(lambda: _finished(submission_id))
-    log.info("submission finished", extra={"submission": submission_id, "verdict": result.verdict})
     return True
 
 
 def _finished(submission_id: int) -> None:
-    """After a submission's final row is committed: wake up waiters, send its webhook."""
+    """After a submission's final row is committed: log and count it, wake up waiters, send its webhook."""
     from sandbox_service.submissions.waiting import notify_finished
 
+    lifecycle.submission_finished(Submission.objects.select_related("owner", "problem").get(pk=submission_id))
     notify_finished(submission_id)
     if Submission.objects.filter(pk=submission_id, callback_status="pending").exists():
         from sandbox_service.webhooks.tasks import deliver_webhook
@@ -368,9 +373,13 @@ def submission_fail(submission_id: int, message: str, source: Status = Status.RU
 
 def submission_requeue(submission_id: int, attempt: int, message: str) -> bool:
     """running → queued after an infrastructure failure, for a retry."""
-    return transition(Submission.objects.filter(attempts=attempt), submission_id, Status.RUNNING, Status.QUEUED,
-                      queued_at=timezone.now(), lease_expires_at=None, message=message[:2000],
-                      failures=F("failures") + 1, stage=Stage.NONE)  # fmt: skip
+    moved = transition(Submission.objects.filter(attempts=attempt), submission_id, Status.RUNNING, Status.QUEUED,
+                       queued_at=timezone.now(), lease_expires_at=None, message=message[:2000],
+                       failures=F("failures") + 1, stage=Stage.NONE)  # fmt: skip
+    if moved:
+        lifecycle.submission_requeued(Submission.objects.select_related("owner", "problem").get(pk=submission_id),
+                                      message)  # fmt: skip
+    return moved
 
 
 def submission_process(submission_id: int, worker: str, config: Config | None = None) -> str:
@@ -442,6 +451,8 @@ def submissions_recover_stuck() -> Recovery:
                         queued_at=now, lease_expires_at=None, failures=F("failures") + 1, stage=Stage.NONE,
                         message=f"taken back from worker {sub.worker}, which stopped answering"):  # fmt: skip
             recovery.taken_back += 1
+            lifecycle.submission_requeued(Submission.objects.select_related("owner", "problem").get(pk=sub.pk),
+                                          f"taken back from worker {sub.worker}, which stopped answering")  # fmt: skip
             submission_enqueue(sub)
     stale = now - timedelta(seconds=_conf("REQUEUE_AFTER_SECONDS"))
     for sub in Submission.objects.filter(status=Status.QUEUED, queued_at__lt=stale).only("pk", "queue"):
