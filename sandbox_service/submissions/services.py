@@ -149,8 +149,9 @@ def submission_create(
             number_of_runs=number_of_runs, callback_url=callback_url, client_fields=dict(client_fields or {}),
             callback_status="pending" if callback_url else "", compile_limits=compile_overrides,
         )  # fmt: skip
+        # Once committed, in this order: "created" is logged, then the task is sent (and "queued" logged).
+        transaction.on_commit(lambda: lifecycle.submission_created(submission))
         transaction.on_commit(lambda: submission_enqueue(submission))
-    lifecycle.submission_created(submission)
     return submission
 
 

@@ -82,7 +82,7 @@ def test_a_batch_over_the_users_rate_is_rolled_back_whole(client: APIClient, set
 def test_a_batch_is_enqueued_only_once_committed(client: APIClient, django_capture_on_commit_callbacks: Any) -> None:
     with django_capture_on_commit_callbacks() as callbacks:
         assert post(client, [VALID, VALID]).status_code == 201
-    assert len(callbacks) == 2
+    assert len(callbacks) == 4  # each: logged as created, then enqueued
 
 
 # --- GET ----------------------------------------------------------------------------------------------------------

@@ -51,7 +51,7 @@ def test_a_created_submission_is_queued_and_enqueued_on_commit(
 ) -> None:
     with django_capture_on_commit_callbacks() as callbacks:
         sub = make(student, stdin="5\n", limits={"memory": 128})
-    assert len(callbacks) == 1  # sent only once the row is committed
+    assert len(callbacks) == 2  # logged as created, then sent, only once the row is committed
     sub.refresh_from_db()
     assert sub.status == Status.QUEUED and sub.queued_at is not None and sub.limits["memory"] == 128
     assert sub.limits["cpu_time"] == Language.objects.get(pk="python3").cpu_time
