@@ -3,6 +3,7 @@ broker instead of Redis (the pipeline with a real Redis and worker is in tests/i
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,6 +13,17 @@ from django.contrib.auth.models import User
 from sandbox_service.celery import app as celery_app
 from sandbox_service.languages.models import Language
 from tests.conftest import celery_use_broker
+
+
+@pytest.fixture(autouse=True)
+def redis_refused(settings: Any) -> str:
+    """No unit test talks to a Redis (metrics counters, progress notices): settings.REDIS_URL names a local port
+    where nothing listens, so every call fails at once as when Redis is down — never the service's own Redis."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings.REDIS_URL = f"redis://127.0.0.1:{port}/0"
+    return settings.REDIS_URL
 
 
 @pytest.fixture(autouse=True)
