@@ -120,6 +120,7 @@ run: setup stop prepare start wait-web
 	@echo "Demo accounts (kept in $(VAR)/demo-credentials.txt):"
 	@grep -v '^#' $(VAR)/demo-credentials.txt | while read -r role user password; do \
 		printf '  %-8s username %-10s password %s\n' "$$role" "$$user" "$$password"; done
+	@echo "Operations dashboard: http://$(WEB_ADDR)/admin/dashboard/  (as admin); probes /healthz, /readyz; /metrics"
 	@echo "Logs and pid files: $(LOG_DIR)/, $(RUN_DIR)/. Stop with: make stop"
 
 # Database, languages (each language's self-test runs in the sandbox) and demo data.
