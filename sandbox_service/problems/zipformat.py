@@ -76,6 +76,7 @@ This module is plain data in, plain data out: no Django. The services map it to 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import re
@@ -83,7 +84,7 @@ import stat
 import struct
 import zipfile
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -218,6 +219,16 @@ def read(source: IO[bytes], caps: Caps | None = None) -> ProblemData:
     the CRC), so a member lying about its size cannot make us inflate more than the caps.
     """
     caps = caps or Caps()
+    with _opened(source, caps) as archive:
+        infos = _checked_members(archive.infolist(), caps)
+        budget = _Budget(caps.total_bytes)
+        manifest = _read_manifest(archive, infos, caps, budget)
+        return _read_problem(archive, infos, manifest, caps, budget)
+
+
+@contextlib.contextmanager
+def _opened(source: IO[bytes], caps: Caps) -> Iterator[zipfile.ZipFile]:
+    """The archive, opened once its size and its end record have been checked; a broken ZIP is an ArchiveError."""
     source.seek(0, 2)
     size = source.tell()
     if size > caps.archive_bytes:
@@ -225,10 +236,7 @@ def read(source: IO[bytes], caps: Caps | None = None) -> ProblemData:
     _check_end_record(source, size, caps)
     try:
         with zipfile.ZipFile(source) as archive:
-            infos = _checked_members(archive.infolist(), caps)
-            budget = _Budget(caps.total_bytes)
-            manifest = _read_manifest(archive, infos, caps, budget)
-            return _read_problem(archive, infos, manifest, caps, budget)
+            yield archive
     except zipfile.BadZipFile as e:
         raise ArchiveError(ARCHIVE, f"not a valid ZIP file: {e}") from None
 
@@ -242,42 +250,34 @@ def read_tests(source: IO[bytes], caps: Caps | None = None) -> tuple[TestData, .
     "10"), each named after its file. The same checks as `read` (sizes, names, member types, inflation caps);
     directory entries are allowed, any other file, an input without its output or the reverse is refused."""
     caps = caps or Caps()
-    source.seek(0, 2)
-    size = source.tell()
-    if size > caps.archive_bytes:
-        raise ArchiveError(ARCHIVE, f"larger than {_human(caps.archive_bytes)}")
-    _check_end_record(source, size, caps)
-    try:
-        with zipfile.ZipFile(source) as archive:
-            members = _checked_members(archive.infolist(), caps)
-            pairs: dict[str, dict[str, zipfile.ZipInfo]] = {}
-            for name, info in members.items():
-                if name.endswith("/"):
-                    continue
-                match = _TEST_MEMBER.match(name)
-                if match is None:
-                    raise ArchiveError(name, "not a test file: expected <name>.in with <name>.out (or .ans)")
-                kind = "in" if match["kind"] == "in" else "out"
-                if kind in pairs.setdefault(match["stem"], {}):
-                    raise ArchiveError(name, f"a second expected output for {match['stem']}")
-                pairs[match["stem"]][kind] = info
-            if not pairs:
-                raise ArchiveError(ARCHIVE, "no test files (<name>.in with <name>.out)")
-            if len(pairs) > caps.tests:
-                raise ArchiveError(ARCHIVE, f"{len(pairs)} tests: at most {caps.tests}")
-            budget = _Budget(caps.total_bytes)
-            tests = []
-            for order, stem in enumerate(sorted(pairs, key=_natural), start=1):
-                pair = pairs[stem]
-                for kind, other in (("in", "out"), ("out", "in")):
-                    if kind not in pair:
-                        raise ArchiveError(pair[other].orig_filename, f"has no matching .{kind} file")
-                tests.append(TestData(stdin=_read_text(archive, pair["in"], caps.test_file_bytes, budget),
-                                      expected_output=_read_text(archive, pair["out"], caps.test_file_bytes, budget),
-                                      name=stem.rsplit("/", 1)[-1][:100], order=order))  # fmt: skip
-            return tuple(tests)
-    except zipfile.BadZipFile as e:
-        raise ArchiveError(ARCHIVE, f"not a valid ZIP file: {e}") from None
+    with _opened(source, caps) as archive:
+        members = _checked_members(archive.infolist(), caps)
+        pairs: dict[str, dict[str, zipfile.ZipInfo]] = {}
+        for name, info in members.items():
+            if name.endswith("/"):
+                continue
+            match = _TEST_MEMBER.match(name)
+            if match is None:
+                raise ArchiveError(name, "not a test file: expected <name>.in with <name>.out (or .ans)")
+            kind = "in" if match["kind"] == "in" else "out"
+            if kind in pairs.setdefault(match["stem"], {}):
+                raise ArchiveError(name, f"a second expected output for {match['stem']}")
+            pairs[match["stem"]][kind] = info
+        if not pairs:
+            raise ArchiveError(ARCHIVE, "no test files (<name>.in with <name>.out)")
+        if len(pairs) > caps.tests:
+            raise ArchiveError(ARCHIVE, f"{len(pairs)} tests: at most {caps.tests}")
+        budget = _Budget(caps.total_bytes)
+        tests = []
+        for order, stem in enumerate(sorted(pairs, key=_natural), start=1):
+            pair = pairs[stem]
+            for kind, other in (("in", "out"), ("out", "in")):
+                if kind not in pair:
+                    raise ArchiveError(pair[other].orig_filename, f"has no matching .{kind} file")
+            tests.append(TestData(stdin=_read_text(archive, pair["in"], caps.test_file_bytes, budget),
+                                  expected_output=_read_text(archive, pair["out"], caps.test_file_bytes, budget),
+                                  name=stem.rsplit("/", 1)[-1][:100], order=order))  # fmt: skip
+        return tuple(tests)
 
 
 def _natural(name: str) -> list[tuple[int, int | str]]:

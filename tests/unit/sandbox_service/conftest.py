@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.cache import cache
 
 from sandbox_service.celery import app as celery_app
 from sandbox_service.languages.models import Language
@@ -24,6 +25,14 @@ def redis_refused(settings: Any) -> str:
         port = probe.getsockname()[1]
     settings.REDIS_URL = f"redis://127.0.0.1:{port}/0"
     return settings.REDIS_URL
+
+
+@pytest.fixture(autouse=True)
+def _fresh_throttles() -> Iterator[None]:
+    """Throttle counts live in the cache, which outlives a test: every test starts with none."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture(autouse=True)

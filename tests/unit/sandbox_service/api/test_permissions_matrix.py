@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from sandbox_service.api.models import ApiToken
@@ -42,12 +41,6 @@ MATRIX: list[tuple[str, str, str, Any, tuple[int, ...]]] = [
     ("docs", "get", "/api/docs/", None, (200, 200, 200, 200, 200)),
 ]  # fmt: skip
 
-
-@pytest.fixture(autouse=True)
-def _fresh_throttles() -> Any:
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import Group, User
-from django.core.cache import cache
 from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -31,13 +30,6 @@ BATCH = "/api/v1/submissions/batch/"
 
 # -------------------------------------------------------------------------------------------- fixtures ----
 
-
-@pytest.fixture(autouse=True)
-def _fresh_throttles() -> Any:
-    """Throttle counts live in the cache, which outlives a test: every test starts with none."""
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def make_user(username: str, role: str) -> User:

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import Group, User
-from django.core.cache import cache
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -21,12 +20,6 @@ from sandbox_service.submissions.models import Submission
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/submissions/"
 
-
-@pytest.fixture(autouse=True)
-def _fresh_throttles() -> Any:
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture

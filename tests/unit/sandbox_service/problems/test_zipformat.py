@@ -205,3 +205,47 @@ def test_a_larger_archive_than_the_cap_is_refused() -> None:
 def test_more_tests_than_the_cap_are_refused() -> None:
     error = refused(archives.valid(), Caps(tests=1))
     assert error.member == "problem.json" and "at most 1" in error.message
+
+
+# --- tests-only archives (the admin's bulk upload) --------------------------------------------------------------
+
+
+def read_tests(entries: Any, caps: Caps | None = None) -> tuple[TestData, ...]:
+    return zipformat.read_tests(io.BytesIO(entries if isinstance(entries, bytes) else archives.build(entries)), caps)
+
+
+def test_a_tests_archive_pairs_inputs_with_outputs_in_natural_order() -> None:
+    tests = read_tests({"t/10.in": "10", "t/10.out": "100", "t/2.in": "2", "t/2.ans": "4", "t/": b"",
+                        "t/sample.in": "s", "t/sample.out": "S"})  # fmt: skip
+    assert [(t.name, t.order, t.stdin, t.expected_output) for t in tests] == [
+        ("2", 1, "2", "4"), ("10", 2, "10", "100"), ("sample", 3, "s", "S")]  # fmt: skip
+
+
+@pytest.mark.parametrize(("entries", "member", "message"), [
+    ({"1.in": "x", "1.out": "y", "link.in": archives.symlink("link.in")}, "link.in", "symbolic links"),
+    ({"/abs.in": "x", "/abs.out": "y"}, "/abs.in", "absolute paths"),
+    ({"a/../1.in": "x", "1.out": "y"}, "a/../1.in", "'..'"),
+    ({"1.in": "x"}, "1.in", "no matching .out"),
+    ({"1.out": "y"}, "1.out", "no matching .in"),
+    ({"1.in": "x", "1.out": "y", "README": "z"}, "README", "not a test file"),
+    ({"1.in": "x", "1.out": "y", "1.ans": "z"}, "1.ans", "a second expected output"),
+    ({"1.in": b"\xff\xfe", "1.out": "y"}, "1.in", "not UTF-8"),
+    ({}, "archive", "no test files"),
+])  # fmt: skip
+def test_a_bad_tests_archive_is_refused_naming_the_member(entries: Any, member: str, message: str) -> None:
+    with pytest.raises(ArchiveError) as e:
+        read_tests(entries)
+    assert e.value.member == member and message in e.value.message
+
+
+def test_a_tests_archive_bomb_is_never_inflated_past_its_declared_size() -> None:
+    data = archives.with_declared_size(archives.build({"1.in": b"1" * (8 * 1024 * 1024), "1.out": "y"}), "1.in", 10)
+    with pytest.raises(ArchiveError) as e:
+        read_tests(data)
+    assert e.value.member == "1.in"
+
+
+def test_a_tests_archive_over_the_test_cap_is_refused() -> None:
+    entries = {f"{i}.{kind}": "x" for i in range(4) for kind in ("in", "out")}
+    with pytest.raises(ArchiveError, match="4 tests: at most 3"):
+        read_tests(entries, Caps(tests=3))
