@@ -41,9 +41,11 @@ PG_TEST_DIRS = $(wildcard tests/unit/sandbox_service tests/integration/sandbox_s
 DEB_PACKAGES := gcc g++ openjdk-17-jdk-headless nodejs bash coreutils util-linux libseccomp2 iproute2 procps \
 	python3 python3-venv python3-pip redis-server
 DEB_TEST_PACKAGES := postgresql chromium
+# The baselines the benchmarks run beside the sandbox.
+DEB_BENCH_PACKAGES := bubblewrap runc
 
 .PHONY: help setup setup-test system-packages system-test-packages python-packages python-test-packages \
-	executor-python frontend-assets run stop status prepare start wait-web test lint typecheck test-services test-redis \
+	executor-python frontend-assets bench run stop status prepare start wait-web test lint typecheck test-services test-redis \
 	test-postgres
 
 help:
@@ -51,6 +53,7 @@ help:
 	@echo "make stop    stop the service"
 	@echo "make status  show what runs"
 	@echo "make test    install everything and run ruff, mypy and the whole test suite (what CI runs)"
+	@echo "make bench   run the benchmarks beside their baselines; writes benchmarks/RESULTS.md"
 
 # --- installation -------------------------------------------------------------------------------------------
 # $(call deb_install,PACKAGES): apt-get only what is missing, so a re-run touches nothing.
@@ -196,15 +199,20 @@ test: setup-test test-services
 	step() { name=$$1; shift; echo; echo "=== $$name: $$*" | sed -E 's#(://[^:/]*:)[^@]*@#\1***@#'; start=$$(date +%s); \
 		if "$$@"; then echo "=== $$name: passed ($$(( $$(date +%s) - start )) s)"; \
 		else rc=$$?; echo "=== $$name: FAILED (exit $$rc, $$(( $$(date +%s) - start )) s)"; failed="$$failed $$name"; fi; }; \
-	step ruff $(VENV)/bin/ruff check executor sandbox_service tests; \
+	step ruff $(VENV)/bin/ruff check executor sandbox_service tests benchmarks; \
 	step mypy $(VENV)/bin/mypy; \
 	step pytest-sqlite $(VPY) -m pytest -p no:cacheprovider; \
 	step pytest-postgresql env DATABASE_URL="$$(cat $(TEST_DIR)/database-url)" \
 		$(VPY) -m pytest -p no:cacheprovider $(PG_TEST_DIRS); \
 	echo; if [ -n "$$failed" ]; then echo "make test: FAILED:$$failed"; exit 1; fi; echo "make test: all checks passed"
 
+# Benchmarks, each beside its baseline in the same run (bwrap, runc, bare processes); about 5 minutes.
+bench: setup
+	$(call deb_install,$(DEB_BENCH_PACKAGES))
+	$(VPY) -m benchmarks
+
 lint:
-	$(VENV)/bin/ruff check executor sandbox_service tests
+	$(VENV)/bin/ruff check executor sandbox_service tests benchmarks
 
 typecheck:
 	$(VENV)/bin/mypy

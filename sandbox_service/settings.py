@@ -168,6 +168,8 @@ WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT", default=5.0)
 # --- Compatibility APIs -----------------------------------------------------------------------------------------
 # Upstream Piston has no authentication; here a token is required unless the operator allows anonymous calls,
 # which are then throttled per client address.
+# Per-account API rates over the defaults of api/throttling.py, e.g. API_THROTTLE_RATES="submit=600/min,read=6000/min".
+API_THROTTLE_RATES = env.dict("API_THROTTLE_RATES", default={})
 PISTON_ALLOW_ANONYMOUS = env.bool("PISTON_ALLOW_ANONYMOUS", default=False)
 PISTON_ANONYMOUS_RATE = env.str("PISTON_ANONYMOUS_RATE", default="30/min")
 
