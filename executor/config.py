@@ -25,6 +25,8 @@ class Config:
     # write only to tmpfs, so this bounds how hard one box can hit the host's disk by reading its files.
     io_read_bps: int = 128 * 1024 * 1024
     io_write_bps: int = 32 * 1024 * 1024
+    # Fork boxes from a small launcher process rather than from the caller (see executor/launcher.py).
+    launcher: bool = True
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
@@ -38,6 +40,7 @@ class Config:
             maxima=maxima_from_env(env),
             io_read_bps=_int(env, "EXECUTOR_IO_READ_BPS", cls.io_read_bps),
             io_write_bps=_int(env, "EXECUTOR_IO_WRITE_BPS", cls.io_write_bps),
+            launcher=env.get("EXECUTOR_LAUNCHER", "1") != "0",
         )
 
 

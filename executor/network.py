@@ -14,10 +14,7 @@ from __future__ import annotations
 import functools
 import socket
 import struct
-
-from pyroute2.netlink import NLM_F_ACK, NLM_F_REQUEST
-from pyroute2.netlink.rtnl import RTM_NEWLINK
-from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
+import threading
 
 from executor import syscalls
 
@@ -26,8 +23,22 @@ LOOPBACK_INDEX = 1  # lo is always ifindex 1 in a new network namespace
 _NLMSG_ERROR = 2
 
 
+_BUILD_LOCK = threading.Lock()  # pyroute2's first import is not safe from two threads at once
+
+
 @functools.cache
 def loopback_up_request() -> bytes:
+    with _BUILD_LOCK:
+        return _build_loopback_up_request()
+
+
+def _build_loopback_up_request() -> bytes:
+    # Imported here: the message is built once in the worker; the processes that fork boxes (executor.launcher)
+    # stay small without pyroute2 in them.
+    from pyroute2.netlink import NLM_F_ACK, NLM_F_REQUEST
+    from pyroute2.netlink.rtnl import RTM_NEWLINK
+    from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
+
     msg = ifinfmsg()
     msg["index"] = LOOPBACK_INDEX
     msg["flags"] = IFF_UP

@@ -33,7 +33,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from executor import cgroups, mounts, namespaces, network, seccomp, slots, syscalls
+from executor import cgroups, launcher, mounts, namespaces, network, seccomp, slots, syscalls
 from executor import limits as limits_mod
 from executor.cgroups import CgroupBackend, CgroupLimits
 from executor.config import Config
@@ -80,7 +80,7 @@ class _Plan:
     stdout_w: int
     stderr_w: int
     status_w: int
-    worker_pid: int
+    worker_pid: int  # the keeper's parent: the worker, or its launcher
 
 
 @dataclass
@@ -209,13 +209,17 @@ class Sandbox:
                 status_w=status_w,
                 worker_pid=os.getpid(),
             )
-            pid = os.fork()
-            if pid == 0:
-                _keeper(plan)  # never returns
+            if self.config.launcher:
+                # A fork of the small launcher, not of this (possibly large) process: see executor/launcher.py.
+                pid, ours = launcher.LAUNCHER.start_keeper(plan), False
+            else:
+                pid, ours = os.fork(), True
+                if pid == 0:
+                    _keeper(plan)  # never returns
             for fd in (out_w, err_w, status_w, stdin_fd, *cgroup_fds):
                 os.close(fd)
                 opened.remove(fd)
-            return _supervise(pid, cgroup, limits, out_r, err_r, status_r)
+            return _supervise(pid, cgroup, limits, out_r, err_r, status_r, reap=ours)
         finally:
             for fd in opened:
                 os.close(fd)
@@ -264,7 +268,7 @@ class _Watch:
 
 
 def _supervise(pid: int, cgroup: cgroups.Cgroup, limits: Limits, out_r: int, err_r: int,
-               status_r: int) -> StageResult:  # fmt: skip
+               status_r: int, reap: bool = True) -> StageResult:  # fmt: skip
     """Collect output and status, enforce wall and CPU time and output size; never sleeps past an event."""
     streams = {out_r: _Watch(limits.output * 1024), err_r: _Watch(limits.output * 1024)}
     both = bytearray()  # stdout and stderr interleaved in the order they were read
@@ -334,7 +338,8 @@ def _supervise(pid: int, cgroup: cgroups.Cgroup, limits: Limits, out_r: int, err
             if len(chunk) > room:
                 watch.truncated = True
                 kill("output")
-    os.waitpid(pid, 0)
+    if reap:  # a keeper the launcher forked is its child, reaped there
+        os.waitpid(pid, 0)
     return _result(status_buf.decode(errors="replace"), cgroup, limits, streams[out_r], streams[err_r],
                    bytes(both), started, finished, killed_for)  # fmt: skip
 
@@ -397,10 +402,12 @@ def _keeper(plan: _Plan) -> None:
     """Child of the worker: make the namespaces the program will not own, then fork the box's init."""
     code = 1
     try:
-        # 1. Die with the worker, so a killed worker cannot leave a box running.
+        # 1. Die with the worker (or its launcher), so a killed worker cannot leave a box running; wait for
+        #    children as a fresh process does (the launcher ignores SIGCHLD, and that is inherited).
         syscalls.prctl(syscalls.PR_SET_PDEATHSIG, signal.SIGKILL)
         if os.getppid() != plan.worker_pid:
             os._exit(1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         # 2. Keep only the descriptors the box needs: the worker's sockets and files stay out.
         _close_fds_except([plan.stdin_fd, plan.stdout_w, plan.stderr_w, plan.status_w, *plan.cgroup_fds])
         # 3. Mount, UTS, IPC and pid namespaces owned by the host's user namespace; then the network namespace.
