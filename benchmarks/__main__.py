@@ -1,5 +1,6 @@
 """`make bench` (python -m benchmarks): every benchmark next to its baseline, in one run; prints the table and
-writes benchmarks/RESULTS.md. `--quick` runs fewer iterations (a smoke run, not figures to quote)."""
+writes benchmarks/RESULTS.md. `--quick` runs fewer iterations (a smoke run, not figures to quote); `--quick` and
+`--only` runs print their table without writing RESULTS.md."""
 
 from __future__ import annotations
 
@@ -50,7 +51,7 @@ def main() -> int:
     text = report.table(rows)
     print(text)
     print(f"\n(all benchmarks: {took:.0f} s)")
-    if not quick:
+    if not quick and not args.only:  # RESULTS.md holds whole runs only
         report.write(args.output, rows, machine(), took)
         print(f"written to {args.output}")
     return 0
