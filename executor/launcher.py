@@ -38,8 +38,8 @@ MAX_FDS = 64
 _PID = struct.Struct("=i")
 
 
-class LauncherError(RuntimeError):
-    """The launcher could not start a box (it died, or did not answer)."""
+class LauncherError(OSError):
+    """The launcher could not start a box (it died, or did not answer): an infrastructure failure, retried as one."""
 
 
 def plan_fds(plan: _Plan) -> list[int]:
