@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from benchmarks.common import CONFIG, VAR, Row, median, run_quiet, timed
-from executor import languages
+from executor import languages, runner
 from executor.limits import Limits
 from executor.sandbox import Sandbox
 from sandbox_service.submissions.grading import CheckerSpec, GradingJob, TestSpec, grade
@@ -164,7 +164,7 @@ def _bare_run_time(language: languages.Language, source: bytes) -> float:
         (work / language.source_name).write_bytes(source)
         if language.compile is not None:
             run_quiet(list(language.compile), cwd=work)
-        argv = [part.replace("{memory}", "256") for part in language.run]
+        argv = runner.run_argv(language, Limits(), [])  # the command line the sandbox runs
         if not argv[0].startswith("/"):
             argv[0] = str(work / argv[0])
 

@@ -126,6 +126,10 @@ class ArchiveError(ValueError):
         self.message = message
 
 
+class TooLarge(ArchiveError):
+    """A member, or the members together, inflate past their cap."""
+
+
 @dataclass(frozen=True)
 class TestData:
     __test__ = False  # not a pytest class
@@ -374,9 +378,9 @@ def _read_bytes(archive: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int, budge
             while chunk := member.read(_READ_CHUNK):
                 size += len(chunk)
                 if size > cap:
-                    raise ArchiveError(name, f"inflates to more than {_human(cap)}")
+                    raise TooLarge(name, f"inflates to more than {_human(cap)}")
                 if size > budget.left:
-                    raise ArchiveError(ARCHIVE, "members inflate to more than the archive's total cap")
+                    raise TooLarge(ARCHIVE, "members inflate to more than the archive's total cap")
                 chunks.append(chunk)
     except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as e:
         raise ArchiveError(name, f"cannot be read: {e}") from None
@@ -384,6 +388,12 @@ def _read_bytes(archive: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int, budge
         raise ArchiveError(name, f"declares {info.file_size} bytes but holds {size}")
     budget.left -= size
     return b"".join(chunks)
+
+
+def read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int) -> bytes:
+    """One member read as hostile data: never more than `cap` bytes inflated (TooLarge beyond, whatever its header
+    says), and exactly the size it declares (ArchiveError otherwise)."""
+    return _read_bytes(archive, info, cap, _Budget(cap))
 
 
 def _read_text(archive: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int, budget: _Budget) -> str:

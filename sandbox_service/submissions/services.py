@@ -347,12 +347,17 @@ def submission_record_result(submission_id: int, attempt: int, result: GradeResu
     return True
 
 
+def _as_logged(submission_id: int) -> Submission:
+    """The row as it is now, with what the lifecycle log names (owner, problem) loaded in the same query."""
+    return Submission.objects.select_related("owner", "problem").get(pk=submission_id)
+
+
 def _finished(submission_id: int) -> None:
     """After a submission's final row is committed: log and count it, wake up waiters, send its webhook."""
     from sandbox_service.submissions.waiting import notify_finished
 
     notify_finished(submission_id)  # first: a person (or a waiting request) is waiting for it
-    submission = Submission.objects.select_related("owner", "problem").get(pk=submission_id)
+    submission = _as_logged(submission_id)
     lifecycle.submission_finished(submission)
     if submission.callback_status == "pending":
         from sandbox_service.webhooks.tasks import deliver_webhook
@@ -381,8 +386,7 @@ def submission_requeue(submission_id: int, attempt: int, message: str) -> bool:
                        queued_at=timezone.now(), lease_expires_at=None, message=message[:2000],
                        failures=F("failures") + 1, stage=Stage.NONE)  # fmt: skip
     if moved:
-        lifecycle.submission_requeued(Submission.objects.select_related("owner", "problem").get(pk=submission_id),
-                                      message)  # fmt: skip
+        lifecycle.submission_requeued(_as_logged(submission_id), message)
     return moved
 
 
@@ -461,7 +465,7 @@ def submissions_recover_stuck() -> Recovery:
                         queued_at=now, lease_expires_at=None, failures=F("failures") + 1, stage=Stage.NONE,
                         message=f"taken back from worker {sub.worker}, which stopped answering"):  # fmt: skip
             recovery.taken_back += 1
-            lifecycle.submission_requeued(Submission.objects.select_related("owner", "problem").get(pk=sub.pk),
+            lifecycle.submission_requeued(_as_logged(sub.pk),
                                           f"taken back from worker {sub.worker}, which stopped answering")  # fmt: skip
             submission_enqueue(sub)
     stale = now - timedelta(seconds=_conf("REQUEUE_AFTER_SECONDS"))

@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
-from django.core.cache import cache
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -18,11 +17,8 @@ URL = "/api/v1/tokens/"
 
 
 @pytest.fixture(autouse=True)
-def _fast_passwords_and_fresh_throttles(settings: Any) -> Any:
+def _fast_passwords(settings: Any) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # Basic auth hashes per request
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def basic(username: str, password: str) -> APIClient:

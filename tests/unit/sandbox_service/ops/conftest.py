@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import socket
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -17,14 +16,11 @@ from sandbox_service.ops import lifecycle
 
 
 @pytest.fixture(autouse=True)
-def redis_refused(settings: Any, monkeypatch: pytest.MonkeyPatch) -> str:
-    """settings.REDIS_URL on a local port where nothing listens, and a lifecycle that has seen no outage yet."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    settings.REDIS_URL = f"redis://127.0.0.1:{port}/0"
+def redis_refused(redis_refused: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The service unit tests' refused Redis (tests/unit/sandbox_service/conftest.py), and a lifecycle that has seen
+    no outage yet."""
     monkeypatch.setattr(lifecycle, "_metrics_outage", lifecycle.Outage("count submission metrics"))
-    return settings.REDIS_URL
+    return redis_refused
 
 
 @pytest.fixture
