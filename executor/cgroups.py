@@ -277,6 +277,11 @@ class CgroupBackend(ABC):
                 raise CgroupError(f"cannot list {parent}: {e.strerror}") from e
         return sorted(names)
 
+    def exists(self, name: str) -> bool:
+        """Whether a cgroup of this name exists in any hierarchy."""
+        _check_name(name)
+        return any(os.path.isdir(path) for path in self._cgroup(name).directories())
+
     def remove(self, name: str) -> None:
         """Kill and remove a (leftover) cgroup by name; a missing one is fine."""
         _check_name(name)

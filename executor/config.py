@@ -27,6 +27,8 @@ class Config:
     io_write_bps: int = 32 * 1024 * 1024
     # Fork boxes from a small launcher process rather than from the caller (see executor/launcher.py).
     launcher: bool = True
+    # Boxes each launcher keeps prepared (namespaces, init and the fixed part of the root made) for the next runs.
+    pool: int = 1
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Config:
@@ -41,6 +43,7 @@ class Config:
             io_read_bps=_int(env, "EXECUTOR_IO_READ_BPS", cls.io_read_bps),
             io_write_bps=_int(env, "EXECUTOR_IO_WRITE_BPS", cls.io_write_bps),
             launcher=env.get("EXECUTOR_LAUNCHER", "1") != "0",
+            pool=_int(env, "EXECUTOR_POOL", cls.pool),
         )
 
 

@@ -140,14 +140,39 @@ def unmount_all(path: str) -> None:
             raise
 
 
-def mounted_below(prefix: str) -> list[str]:
-    """Mount points at or below `prefix` in the calling process's mount namespace, deepest first."""
+def shared_mount_point(path: str) -> None:
+    """Make `path` a mount point of its own with shared propagation (a bind onto itself), if it is not one yet.
+
+    Prepared boxes copy the host's mounts when they are made; what is mounted under `path` later (a sandbox's
+    workspace) reaches them only through propagation from a shared mount.
+    """
+    if path in _SHARED:
+        return
+    points = {point: tags for point, tags in _mountinfo()}
+    if path not in points:
+        S.mount(path, path, None, S.MS_BIND)
+    if not any(tag.startswith("shared:") for tag in points.get(path, [])):
+        S.mount(None, path, None, S.MS_SHARED)
+    _SHARED.add(path)
+
+
+_SHARED: set[str] = set()  # paths this process has made (or found) shared mount points
+
+
+def _mountinfo() -> list[tuple[str, list[str]]]:
+    """(mount point, optional fields such as "shared:N") of each mount of the calling process's namespace."""
     found = []
     with open("/proc/self/mountinfo", "rb") as f:
         for line in f:
-            point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), line.split()[4].decode())
-            if point == prefix or point.startswith(prefix.rstrip("/") + "/"):
-                found.append(point)
+            fields = line.decode(errors="surrogateescape").split()
+            point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields[4])
+            found.append((point, fields[6 : fields.index("-")]))
+    return found
+
+
+def mounted_below(prefix: str) -> list[str]:
+    """Mount points at or below `prefix` in the calling process's mount namespace, deepest first."""
+    found = [p for p, _ in _mountinfo() if p == prefix or p.startswith(prefix.rstrip("/") + "/")]
     return sorted(found, key=len, reverse=True)
 
 
@@ -156,6 +181,8 @@ def mounted_below(prefix: str) -> list[str]:
 
 @dataclass(frozen=True)
 class RootSpec:
+    """The per-run part of a box's root: what `finish_root` mounts once the run's plan is known."""
+
     new_root: str  # empty host directory, the mount point of the box's root inside its mount namespace
     scratch: str  # empty host directory, the mount point of the box's writable tmpfs
     layers: Sequence[str]  # lower layers of /box, top first
@@ -166,28 +193,21 @@ class RootSpec:
     work: str | None = None
 
 
-def build_root(spec: RootSpec, layout: Layout) -> None:
-    """Assemble the box's root and pivot into it. Runs as host root in the box's new mount and pid namespaces."""
-    # 1. Nothing mounted from here on may propagate back to the host's mount namespace.
-    S.mount(None, "/", None, S.MS_REC | S.MS_PRIVATE)
-    root = spec.new_root
-    # 2. The root itself: a small tmpfs, made read-only at the very end.
+def prepare_root(root: str, layout: Layout) -> None:
+    """Everything of the root that is the same for every run: done by a prepared box before its plan arrives.
+
+    Runs as host root in the box's new mount and pid namespaces, at `root` (an empty host directory).
+    """
+    # 1. Nothing mounted from here on may propagate back to the host's mount namespace; mounts the host makes
+    #    still arrive (until pivot_root), so the workspace of a sandbox created after this box was prepared is
+    #    there when the run's plan names its layers (the state directory is a shared mount: shared_mount_point).
+    S.mount(None, "/", None, S.MS_REC | S.MS_SLAVE)
+    # 2. The root itself: a small tmpfs, made read-only at the very end (finish_root).
     S.mount("tmpfs", root, "tmpfs", S.MS_NOSUID | S.MS_NODEV, "size=1m,nr_inodes=512,mode=755")
-    # 3. The writable tmpfs: /box's upper layer, /tmp and /dev/shm share its size and inode limits.
-    scratch = spec.scratch
-    S.mount("tmpfs", scratch, "tmpfs", S.MS_NOSUID | S.MS_NODEV,
-            f"size={spec.disk_mib}m,nr_inodes={spec.disk_inodes},mode=755")  # fmt: skip
-    uid = spec.box_uid_on_host
-    for name, mode in (("upper", 0o755), ("work", 0o700), ("tmp", 0o1777), ("shm", 0o1777)):
-        path = f"{scratch}/{name}"
-        os.mkdir(path, mode)
-        os.chmod(path, mode)  # mkdir honours the umask; the sticky bit needs chmod
-        if name != "work":
-            os.chown(path, uid, uid)
-    # 4. The runtime: host directories read-only, or the same symlinks where the host has links.
+    # 3. The runtime: host directories read-only, or the same symlinks where the host has links.
     for host_path in layout.runtime:
         _bind_host(host_path, root + host_path)
-    # 5. /etc: generated files, a few copies and read-only binds; never the host's passwd, shadow or secrets.
+    # 4. /etc: generated files, a few copies and read-only binds; never the host's passwd, shadow or secrets.
     os.mkdir(f"{root}/etc", 0o755)
     for name, text in layout.etc_files.items():
         _write_new(f"{root}/etc/{name}", text.encode())
@@ -199,17 +219,10 @@ def build_root(spec: RootSpec, layout: Layout) -> None:
             pass
     for host_path in layout.etc_binds:
         _bind_host(host_path, root + host_path)
-    # 6. /box: the layers read-only under a throw-away (or, for the compile stage, kept) upper layer.
-    upper, work = spec.upper or f"{scratch}/upper", spec.work or f"{scratch}/work"
+    # 5. Mount points of the per-run filesystems (finish_root), made while the root is still writable.
     os.mkdir(f"{root}/box", 0o755)
-    lower = ":".join(_escape_overlay(p) for p in spec.layers)
-    S.mount("overlay", f"{root}/box", "overlay", S.MS_NOSUID | S.MS_NODEV,
-            f"lowerdir={lower},upperdir={_escape_overlay(upper)},workdir={_escape_overlay(work)}")  # fmt: skip
-    # 7. /tmp and /dev/shm: private to this box, on the limited tmpfs.
     os.mkdir(f"{root}/tmp", 0o1777)
-    S.mount(f"{scratch}/tmp", f"{root}/tmp", None, S.MS_BIND)
-    S.mount(None, f"{root}/tmp", None, S.MS_REMOUNT | S.MS_BIND | S.MS_NOSUID | S.MS_NODEV)
-    # 8. /dev: a tiny tmpfs with the harmless devices bound from the host, then made read-only.
+    # 6. /dev: a tiny tmpfs with the harmless devices bound from the host, then made read-only.
     dev = f"{root}/dev"
     os.mkdir(dev, 0o755)
     S.mount("tmpfs", dev, "tmpfs", S.MS_NOSUID | S.MS_NOEXEC, "size=64k,nr_inodes=64,mode=755")
@@ -221,10 +234,8 @@ def build_root(spec: RootSpec, layout: Layout) -> None:
                          ("stderr", "/proc/self/fd/2")):  # fmt: skip
         os.symlink(target, f"{dev}/{name}")
     os.mkdir(f"{dev}/shm", 0o1777)
-    S.mount(f"{scratch}/shm", f"{dev}/shm", None, S.MS_BIND)
-    S.mount(None, f"{dev}/shm", None, S.MS_REMOUNT | S.MS_BIND | S.MS_NOSUID | S.MS_NODEV | S.MS_NOEXEC)
     S.mount(None, dev, None, S.MS_REMOUNT | S.MS_RDONLY | S.MS_NOSUID | S.MS_NOEXEC)
-    # 9. /proc of the box's own pid namespace; other users' processes (the box's init) are invisible.
+    # 7. /proc of the box's own pid namespace; other users' processes (the box's init) are invisible.
     proc = f"{root}/proc"
     os.mkdir(proc, 0o555)
     S.mount("proc", proc, "proc", S.MS_NOSUID | S.MS_NODEV | S.MS_NOEXEC, "hidepid=invisible")
@@ -236,13 +247,40 @@ def build_root(spec: RootSpec, layout: Layout) -> None:
         if os.path.isdir(path):
             S.mount(path, path, None, S.MS_BIND | S.MS_REC)
             S.mount(None, path, None, S.MS_REMOUNT | S.MS_BIND | RO_FLAGS | S.MS_NOEXEC)
-    # 10. pivot_root into the new root, then detach the old one: the host's filesystem is gone from this namespace.
+    # 8. The mount point of the old root for pivot_root; the new root's own tree receives nothing from the host.
     os.mkdir(f"{root}/.old", 0o700)
+    S.mount(None, root, None, S.MS_REC | S.MS_PRIVATE)
+
+
+def finish_root(spec: RootSpec) -> None:
+    """The run's own filesystems over a prepared root, then pivot_root into it and make it read-only."""
+    root, scratch = spec.new_root, spec.scratch
+    # 9. The writable tmpfs: /box's upper layer, /tmp and /dev/shm share its size and inode limits.
+    S.mount("tmpfs", scratch, "tmpfs", S.MS_NOSUID | S.MS_NODEV,
+            f"size={spec.disk_mib}m,nr_inodes={spec.disk_inodes},mode=755")  # fmt: skip
+    uid = spec.box_uid_on_host
+    for name, mode in (("upper", 0o755), ("work", 0o700), ("tmp", 0o1777), ("shm", 0o1777)):
+        path = f"{scratch}/{name}"
+        os.mkdir(path, mode)
+        os.chmod(path, mode)  # mkdir honours the umask; the sticky bit needs chmod
+        if name != "work":
+            os.chown(path, uid, uid)
+    # 10. /box: the layers read-only under a throw-away (or, for the compile stage, kept) upper layer.
+    upper, work = spec.upper or f"{scratch}/upper", spec.work or f"{scratch}/work"
+    lower = ":".join(_escape_overlay(p) for p in spec.layers)
+    S.mount("overlay", f"{root}/box", "overlay", S.MS_NOSUID | S.MS_NODEV,
+            f"lowerdir={lower},upperdir={_escape_overlay(upper)},workdir={_escape_overlay(work)}")  # fmt: skip
+    # 11. /tmp and /dev/shm: private to this box, on the limited tmpfs (a bind onto read-only /dev is allowed).
+    for source, target, extra in ((f"{scratch}/tmp", f"{root}/tmp", 0), (f"{scratch}/shm", f"{root}/dev/shm",
+                                                                          S.MS_NOEXEC)):  # fmt: skip
+        S.mount(source, target, None, S.MS_BIND)
+        S.mount(None, target, None, S.MS_REMOUNT | S.MS_BIND | S.MS_NOSUID | S.MS_NODEV | extra)
+    # 12. pivot_root into the new root, then detach the old one: the host's filesystem is gone from this namespace.
     S.pivot_root(root, f"{root}/.old")
     os.chdir("/")
     S.umount("/.old", S.MNT_DETACH)
     os.rmdir("/.old")
-    # 11. Last: the root tmpfs read-only, so nothing but /box, /tmp and /dev/shm is writable.
+    # 13. Last: the root tmpfs read-only, so nothing but /box, /tmp and /dev/shm is writable.
     S.mount(None, "/", None, S.MS_REMOUNT | S.MS_RDONLY | S.MS_NOSUID | S.MS_NODEV)
 
 

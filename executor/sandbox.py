@@ -2,23 +2,28 @@
 
 Process tree of one run (each arrow a fork):
 
-    worker (host root) ── keeper ── init (pid 1 in the box) ── program
-      supervises: pipes,    unshares mount, uts,   builds the root,       joins the cgroup, enters the cgroup
-      time limits, cgroup   ipc, net, pid ns;      maps the program's     and user namespaces, drops privileges,
-      counters, kills       brings lo up           user namespace, reaps  limits, seccomp, execs
+    launcher ── keeper ── init (pid 1 in the box) ── program
+      (or the   unshares mount, uts,   builds the root,       joins the cgroup, enters the cgroup
+      worker)   ipc, net, pid ns;      maps the program's     and user namespaces, drops privileges,
+                brings lo up           user namespace, reaps  limits, seccomp, execs
+    worker: sends the run's plan to the box; supervises pipes, time limits, cgroup counters; kills
 
-The keeper and init stay host root but are invisible and unreachable from the box (other uid, hidepid, no
-capabilities of the program). When the program exits, init exits, and the kernel kills everything left in the
-pid namespace: orphans cannot outlive the run. If the worker dies, PR_SET_PDEATHSIG takes keeper and init with it.
+A box is prepared before its run is known (executor/launcher.py keeps one ready): everything up to the fork of the
+program's process, which then waits for the plan; init waits for it too. The keeper and init stay host root but
+are invisible and unreachable from the box (other uid, hidepid, no capabilities of the program). When the program
+exits, init exits, and the kernel kills everything left in the pid namespace: orphans cannot outlive the run. If
+the worker dies, PR_SET_PDEATHSIG takes launcher, keeper and init with it.
 
 The steps, numbered as in the code below; each fails loudly (reported as internal_error, never skipped):
-   keeper   1 die with the worker  2 close every fd but the box's  3 mount, UTS, IPC, pid, then net namespace
-            (lo up), hostname  4 fork init
-   init     5 build the root filesystem, pivot_root
+ prepared, before the plan:
+   keeper   1 die with the launcher  2 close every fd but the box's sockets  3 mount, UTS, IPC, pid, then net
+            namespace (lo up), hostname  4 fork init
+   init     5 the fixed part of the root (runtime, /etc, /dev, /proc); fork the program's process
+ with the plan (init and program at once):
    program  6 join the cgroup, cgroup namespace  7 drop groups, rlimits  8 unshare the user namespace
-   init     9 write its uid/gid maps
-   program 10 drop capabilities, become uid 1000  11 new session, cwd /box  12 fds 0-2 only, default signals
-           13 no_new_privs, seccomp, exec
+   init     9 write its uid/gid maps; then 5 (continued) /box, /tmp, /dev/shm, pivot_root, read-only root
+   program 10 drop capabilities, become uid 1000  11 (the root finished) new session, cwd /box  12 fds 0-2 only,
+           default signals  13 no_new_privs, seccomp, exec
 """
 
 from __future__ import annotations
@@ -62,25 +67,32 @@ class SandboxError(RuntimeError):
 
 
 @dataclass(frozen=True)
-class _Plan:
-    """Everything the forked processes need, computed in the worker before fork."""
+class _Shape:
+    """What a box is prepared with before its run is known: the same for every run under one configuration."""
 
+    new_root: str  # the host directory the root is built on (inside the box's mount namespace)
+    layout: mounts.Layout
+    lo_request: bytes  # the netlink message that brings lo up
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Everything of one run the box's processes need, computed in the worker and sent to a prepared box."""
+
+    shape: _Shape
     argv: Sequence[str]
     env: Mapping[str, str]
     cwd: str
     root: mounts.RootSpec
-    layout: mounts.Layout
     idmap: namespaces.IdMap
     rlimits: list[tuple[int, int]]
     seccomp_bpf: bytes
-    lo_request: bytes
     last_cap: int
     cgroup_fds: list[int]
     stdin_fd: int
     stdout_w: int
     stderr_w: int
     status_w: int
-    worker_pid: int  # the keeper's parent: the worker, or its launcher
 
 
 @dataclass
@@ -117,8 +129,9 @@ class Sandbox:
             self.workspace = None
         if self.slot is not None:
             if self.backend is not None:
-                slots.clean(self.slot, self.backend)
-            self.slot.release()
+                slots.vacate(self.slot, self.backend)
+            else:
+                self.slot.release()
             self.slot = None
 
     def __enter__(self) -> Sandbox:
@@ -183,6 +196,7 @@ class Sandbox:
             opened += [out_r, out_w, err_r, err_w, status_r, status_w]
             idmap = namespaces.IdMap.for_slot(self.config.id_base, self.slot.number)
             plan = _Plan(
+                shape=_Shape(f"{self.config.state_dir}/mnt/root", self.layout, network.loopback_up_request()),
                 argv=list(argv),
                 env={**BASE_ENV, **env},
                 cwd="/box",
@@ -196,26 +210,24 @@ class Sandbox:
                     upper=upper,
                     work=work,
                 ),
-                layout=self.layout,
                 idmap=idmap,
                 rlimits=limits_mod.rlimits(limits),
                 seccomp_bpf=seccomp.compile_bpf(),
-                lo_request=network.loopback_up_request(),
                 last_cap=syscalls.last_cap(),
                 cgroup_fds=cgroup_fds,
                 stdin_fd=stdin_fd,
                 stdout_w=out_w,
                 stderr_w=out_w if merge_stderr else err_w,
                 status_w=status_w,
-                worker_pid=os.getpid(),
             )
             if self.config.launcher:
-                # A fork of the small launcher, not of this (possibly large) process: see executor/launcher.py.
-                pid, ours = launcher.LAUNCHER.start_keeper(plan), False
+                # A prepared box of the small launcher, not a fork of this (possibly large) process: see
+                # executor/launcher.py.
+                pid, ours = launcher.LAUNCHER.start_box(plan, self.config.pool), False
             else:
-                pid, ours = os.fork(), True
-                if pid == 0:
-                    _keeper(plan)  # never returns
+                box = launcher.prepare(plan.shape)
+                box.start(*launcher.plan_message(plan))
+                pid, ours = box.pid, True
             for fd in (out_w, err_w, status_w, stdin_fd, *cgroup_fds):
                 os.close(fd)
                 opened.remove(fd)
@@ -291,7 +303,9 @@ def _supervise(pid: int, cgroup: cgroups.Cgroup, limits: Limits, out_r: int, err
             killed_for, killed_at = reason, time.monotonic()
             cgroup.kill()
 
-    while open_fds:
+    # Done when the program's exit is reported and its output is closed; the box's own teardown (init, keeper,
+    # namespaces) goes on without us: it cannot change the result, and the cgroup is emptied by destroy.
+    while open_fds - ({status_r} if finished is not None else set()):
         now = time.monotonic()
         if killed_for is not None:
             if now - killed_at > KILL_GRACE:
@@ -398,55 +412,73 @@ def _report(fd: int, line: str) -> None:
         pass
 
 
-def _keeper(plan: _Plan) -> None:
-    """Child of the worker: make the namespaces the program will not own, then fork the box's init."""
+def _keeper(shape: _Shape, init_sock: int, program_sock: int, parent_pid: int) -> None:
+    """Child of the launcher (or worker): make the namespaces the program will not own, then fork the box's init.
+
+    Runs before the box's plan exists; a step that fails is reported once the plan (and its status pipe) arrives.
+    """
     code = 1
     try:
-        # 1. Die with the worker (or its launcher), so a killed worker cannot leave a box running; wait for
-        #    children as a fresh process does (the launcher ignores SIGCHLD, and that is inherited).
+        # 1. Die with the launcher (or worker), so a killed worker cannot leave a box running; wait for children
+        #    as a fresh process does (the launcher ignores SIGCHLD, and that is inherited).
         syscalls.prctl(syscalls.PR_SET_PDEATHSIG, signal.SIGKILL)
-        if os.getppid() != plan.worker_pid:
+        if os.getppid() != parent_pid:
             os._exit(1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        # 2. Keep only the descriptors the box needs: the worker's sockets and files stay out.
-        _close_fds_except([plan.stdin_fd, plan.stdout_w, plan.stderr_w, plan.status_w, *plan.cgroup_fds])
+        # 2. Keep only the two sockets the plan will come on: the parent's sockets and files stay out.
+        _close_fds_except([init_sock, program_sock])
         # 3. Mount, UTS, IPC and pid namespaces owned by the host's user namespace; then the network namespace.
         syscalls.unshare(namespaces.KEEPER_NAMESPACES & ~syscalls.CLONE_NEWNET)
-        network.enter_new_network_namespace(plan.lo_request)
+        network.enter_new_network_namespace(shape.lo_request)
         namespaces.set_hostname()
         # 4. The first child in the new pid namespace is the box's init (pid 1).
         child = os.fork()
         if child == 0:
-            _init(plan)
+            _init(shape, init_sock, program_sock)
+        os.close(init_sock)
+        os.close(program_sock)
         _, status = os.waitpid(child, 0)
         code = 0 if os.waitstatus_to_exitcode(status) == 0 else 1
     except BaseException as e:  # noqa: B036 - anything at all must be reported, never propagate past fork
-        _report(plan.status_w, f"error keeper: {type(e).__name__}: {e}")
+        _report_when_planned(init_sock, f"error keeper: {type(e).__name__}: {e}")
     finally:
         os._exit(code)
 
 
-def _init(plan: _Plan) -> None:
-    """pid 1 of the box: build the root, start the program in its user namespace, reap, report its status."""
+def _init(shape: _Shape, init_sock: int, program_sock: int) -> None:
+    """pid 1 of the box: prepare the root, fork the program's process; then, with the plan, finish the root, map
+    the program's user namespace, reap, report its status."""
     code = 1
     try:
         syscalls.prctl(syscalls.PR_SET_PDEATHSIG, signal.SIGKILL)
-        # 5. The filesystem: read-only root, overlay /box, private /tmp, /dev/shm, /proc; pivot_root.
-        mounts.build_root(plan.root, plan.layout)
+        # 5. The filesystem's fixed part: read-only runtime, /etc, /dev, /proc (mounts.prepare_root).
+        mounts.prepare_root(shape.new_root, shape.layout)
         sync_r, sync_w = os.pipe2(os.O_CLOEXEC)
         go_r, go_w = os.pipe2(os.O_CLOEXEC)
         exec_r, exec_w = os.pipe2(os.O_CLOEXEC)
         child = os.fork()
         if child == 0:
-            for fd in (sync_r, go_w, exec_r, plan.status_w):
+            for fd in (sync_r, go_w, exec_r, init_sock):
                 os.close(fd)
-            _program(plan, sync_w, go_r, exec_w)
-        for fd in (sync_w, go_r, exec_w, plan.stdin_fd, plan.stdout_w, plan.stderr_w, *plan.cgroup_fds):
+            _program(program_sock, sync_w, go_r, exec_w)
+        for fd in (sync_w, go_r, exec_w, program_sock):
+            os.close(fd)
+    except BaseException as e:  # noqa: B036
+        _report_when_planned(init_sock, f"error init: {type(e).__name__}: {e}")
+        os._exit(1)
+    # --- prepared: from here on, the run ---
+    plan = _receive_plan(init_sock)
+    try:
+        for fd in (plan.stdin_fd, plan.stdout_w, plan.stderr_w, *plan.cgroup_fds):
             os.close(fd)
         # 9. The program has entered its user namespace: map its ids onto this slot's host range.
         if os.read(sync_r, 1) == b"u":
-            namespaces.write_id_maps(child, plan.idmap)
+            namespaces.write_id_maps(child, plan.idmap, proc=f"{shape.new_root}/proc")  # the box's /proc: its pids
             os.write(go_w, b"g")
+        # 5. (continued) The run's own filesystems (/box, /tmp, /dev/shm), pivot_root, read-only root, while the
+        #    program drops its capabilities; it waits for this before it looks at any file (step 11).
+        mounts.finish_root(plan.root)
+        os.write(go_w, b"r")
         os.close(go_w)
         # exec_r reaches EOF when execve succeeds (close-on-exec); anything read is the reason it failed.
         failure = _read_all(exec_r)
@@ -469,9 +501,31 @@ def _init(plan: _Plan) -> None:
         os._exit(code)
 
 
-def _program(plan: _Plan, sync_w: int, go_r: int, exec_w: int) -> None:
-    """The program's process, from host root to a capability-less uid in its own user namespace, then exec."""
+def _receive_plan(sock: int) -> _Plan:
+    """The run's plan, with its descriptors, from the launcher (or worker); no plan (socket closed) ends the box
+    quietly: it was prepared and never used."""
+    plan = launcher.receive_plan(sock)
+    if plan is None:
+        os._exit(0)
+    return plan
+
+
+def _report_when_planned(sock: int, line: str) -> None:
+    """A prepared box that broke reports why on the status pipe of the plan it is given."""
     try:
+        plan = launcher.receive_plan(sock)
+    except BaseException:  # noqa: B036 - nothing left to report to
+        return
+    if plan is not None:
+        _report(plan.status_w, line)
+
+
+def _program(program_sock: int, sync_w: int, go_r: int, exec_w: int) -> None:
+    """The program's process, from host root to a capability-less uid in its own user namespace, then exec."""
+    step = "plan"
+    try:
+        plan = _receive_plan(program_sock)
+        os.close(plan.status_w)  # init's to write
         # 6. Join the box's cgroup (still host root, which v1 requires), then hide the rest of the hierarchy.
         step = "6"
         cgroups.join_via_fds(plan.cgroup_fds)
@@ -492,8 +546,11 @@ def _program(plan: _Plan, sync_w: int, go_r: int, exec_w: int) -> None:
         os.setresgid(namespaces.BOX_UID, namespaces.BOX_UID, namespaces.BOX_UID)
         os.setresuid(namespaces.BOX_UID, namespaces.BOX_UID, namespaces.BOX_UID)
         syscalls.clear_capabilities()  # setresuid emptied the permitted set; this empties the inheritable one
-        # 11. A new session (no controlling terminal to inject into), the working directory.
+        # 11. Once init has finished the root: a new session (no controlling terminal to inject into), the working
+        #     directory.
         step = "11"
+        if os.read(go_r, 1) != b"r":
+            raise SandboxError("init did not finish the root")
         os.setsid()
         os.chdir(plan.cwd)
         # 12. Only fds 0, 1, 2 survive exec; exec_w (close-on-exec) tells init whether exec failed.

@@ -50,6 +50,7 @@ def prepare_state_dir(config: Config) -> None:
                  f"{config.state_dir}/mnt/scratch"):  # fmt: skip
         os.makedirs(path, mode=0o700, exist_ok=True)
     os.chmod(config.state_dir, 0o700)
+    mounts.shared_mount_point(config.state_dir)
 
 
 def _try_lock(config: Config, number: int) -> int | None:
@@ -71,9 +72,29 @@ def acquire(config: Config, backend: CgroupBackend, start: int = 0) -> Slot:
         if fd is None:
             continue
         slot = Slot(number, fd, f"{config.state_dir}/slot-{number}")
-        clean(slot, backend)
+        if has_leftovers(slot, backend):
+            clean(slot, backend)
         return slot
     raise NoFreeSlot(f"all {config.slots} sandbox slots are busy")
+
+
+def has_leftovers(slot: Slot, backend: CgroupBackend) -> bool:
+    """Whether anything of the slot exists (a few stat calls): what `clean` would remove."""
+    return os.path.lexists(slot.path) or backend.exists(slot.cgroup_name)
+
+
+def vacate(slot: Slot, backend: CgroupBackend) -> None:
+    """Hand back a slot its sandbox has emptied (workspace unmounted, cgroup removed after each run); whatever is
+    left (a run that failed half-way) is cleaned first."""
+    try:
+        os.rmdir(slot.path)
+    except FileNotFoundError:
+        pass
+    except OSError:
+        clean(slot, backend)
+    if backend.exists(slot.cgroup_name):
+        clean(slot, backend)
+    slot.release()
 
 
 def clean(slot: Slot, backend: CgroupBackend) -> None:
