@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 
 from executor.limits import DEFAULT_MAXIMA, Limits, maxima_from_env
 
+MAX_POOL = 16  # prepared boxes per worker process
+
 
 @dataclass(frozen=True)
 class Config:
@@ -27,7 +29,8 @@ class Config:
     io_write_bps: int = 32 * 1024 * 1024
     # Fork boxes from a small launcher process rather than from the caller (see executor/launcher.py).
     launcher: bool = True
-    # Boxes each launcher keeps prepared (namespaces, init and the fixed part of the root made) for the next runs.
+    # Boxes each worker process keeps prepared (namespaces, init, the fixed part of the root) for its next runs;
+    # 0 prepares each box when its run starts. Each costs three sleeping processes and a network namespace.
     pool: int = 1
 
     @classmethod
@@ -43,15 +46,18 @@ class Config:
             io_read_bps=_int(env, "EXECUTOR_IO_READ_BPS", cls.io_read_bps),
             io_write_bps=_int(env, "EXECUTOR_IO_WRITE_BPS", cls.io_write_bps),
             launcher=env.get("EXECUTOR_LAUNCHER", "1") != "0",
-            pool=_int(env, "EXECUTOR_POOL", cls.pool),
+            pool=_int(env, "EXECUTOR_POOL", cls.pool, maximum=MAX_POOL),
         )
 
 
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
+def _int(env: Mapping[str, str], name: str, default: int, maximum: int | None = None) -> int:
     raw = env.get(name)
     if raw is None:
         return default
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
         raise ValueError(f"{name}: not a whole number: {raw!r}") from None
+    if maximum is not None and not 0 <= value <= maximum:
+        raise ValueError(f"{name}: must be between 0 and {maximum}, not {value}")
+    return value

@@ -109,7 +109,7 @@ class Sandbox:
     # ------------------------------------------------------------------------------------------ lifecycle --
     def create(self) -> Sandbox:
         if self.backend is None:
-            self.backend = cgroups.detect(self.config.cgroup_parent, self.config.cgroup_mount)
+            self.backend = _backend(self.config.cgroup_parent, self.config.cgroup_mount)
         self.slot = slots.acquire(self.config, self.backend, start=os.getpid() % self.config.slots)
         try:
             os.makedirs(self.slot.path, mode=0o700, exist_ok=True)
@@ -245,6 +245,12 @@ def cleanup_leftovers(config: Config | None = None) -> int:
     """
     config = config or Config.from_env()
     return slots.cleanup_leftovers(config, cgroups.detect(config.cgroup_parent, config.cgroup_mount))
+
+
+@functools.lru_cache(maxsize=16)
+def _backend(parent: str, mount: str) -> CgroupBackend:
+    """The cgroup backend of this host, detected (and its parent cgroup made) once per process."""
+    return cgroups.detect(parent, mount)
 
 
 @functools.cache

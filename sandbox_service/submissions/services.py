@@ -248,9 +248,10 @@ def _apply_backpressure(owner: AbstractBaseUser, rate_limited: bool = True) -> N
         raise QueueFull(_conf("RETRY_AFTER_SECONDS"))
     if not rate_limited:
         return
-    if role_of(owner) == STUDENT:  # graders and admins automate (batches, rejudges): no burst cap
+    role = role_of(owner)
+    if role == STUDENT:  # graders and admins automate (batches, rejudges): no burst cap
         _check_rate(owner, 60, _conf("PER_USER_PER_MINUTE"), "too many submissions")
-    hourly = quota_for(owner).submissions_per_hour
+    hourly = quota_for(owner, role).submissions_per_hour
     if hourly is not None:
         _check_rate(owner, 3600, hourly, "your hourly quota of submissions is used up")
 
@@ -311,8 +312,12 @@ def submission_renew_lease(submission_id: int, attempt: int, done: int) -> bool:
     return renewed
 
 
-def submission_record_result(submission_id: int, attempt: int, result: GradeResult, scratch: bool) -> bool:
-    """running → finished with the grade, and its test results, in one transaction; only by the current attempt."""
+def submission_record_result(submission_id: int, attempt: int, result: GradeResult, scratch: bool,
+                             started: Submission | None = None) -> bool:  # fmt: skip
+    """running → finished with the grade, and its test results, in one transaction; only by the current attempt.
+
+    `started` (the row as `submission_start` returned it) saves reading the row again for the lifecycle log.
+    """
     fields: dict[str, Any] = {
         "verdict": result.verdict, "score": result.score, "max_score": result.max_score, "message": result.message,
         "cpu_time": result.cpu_time, "wall_time": result.wall_time, "memory": result.memory,
@@ -334,7 +339,8 @@ def submission_record_result(submission_id: int, attempt: int, result: GradeResu
         queryset = Submission.objects.filter(attempts=attempt)
         if not transition(queryset, submission_id, Status.RUNNING, Status.FINISHED, **fields):
             return False
-        TestResult.objects.filter(submission_id=submission_id).delete()  # a rejudge replaces the old results
+        if attempt > 1:  # a rejudge (or a retry) replaces the results of earlier attempts; a first has none
+            TestResult.objects.filter(submission_id=submission_id).delete()
         if not scratch:
             TestResult.objects.bulk_create(
                 TestResult(submission_id=submission_id, test_case_id=t.test_case_id, order=t.order, verdict=t.verdict,
@@ -343,7 +349,11 @@ def submission_record_result(submission_id: int, attempt: int, result: GradeResu
                            checker_message=t.checker_message)  # fmt: skip
                 for t in result.tests
             )
-        transaction.on_commit(lambda: _finished(submission_id))
+        if started is not None:
+            for name, value in fields.items():
+                setattr(started, name, value)
+            started.status = Status.FINISHED
+        transaction.on_commit(lambda: _finished(submission_id, started))
     return True
 
 
@@ -352,12 +362,13 @@ def _as_logged(submission_id: int) -> Submission:
     return Submission.objects.select_related("owner", "problem").get(pk=submission_id)
 
 
-def _finished(submission_id: int) -> None:
-    """After a submission's final row is committed: log and count it, wake up waiters, send its webhook."""
+def _finished(submission_id: int, row: Submission | None = None) -> None:
+    """After a submission's final row is committed: log and count it, wake up waiters, send its webhook. `row`, if
+    given, is the final row as its writer knows it (no need to read it back)."""
     from sandbox_service.submissions.waiting import notify_finished
 
     notify_finished(submission_id)  # first: a person (or a waiting request) is waiting for it
-    submission = _as_logged(submission_id)
+    submission = row if row is not None else _as_logged(submission_id)
     lifecycle.submission_finished(submission)
     if submission.callback_status == "pending":
         from sandbox_service.webhooks.tasks import deliver_webhook
@@ -423,7 +434,7 @@ def submission_process(submission_id: int, worker: str, config: Config | None = 
         log.exception("grading submission %s failed", submission_id)
         submission_fail(submission_id, f"grading failed: {type(e).__name__}: {e}", attempt=attempt)
         return "failed: internal error"
-    recorded = submission_record_result(submission_id, attempt, result, scratch)
+    recorded = submission_record_result(submission_id, attempt, result, scratch, started=submission)
     return f"finished: {result.verdict}" if recorded else "discarded: the lease was lost"
 
 

@@ -1,5 +1,7 @@
 """The launcher: boxes are forked from a small process of their own, not from the (large) caller; it takes nothing of
-the caller's environment, follows the caller through fork, is restarted when it dies, and dies with the caller."""
+the caller's environment, follows the caller through fork, is restarted when it dies, and dies with the caller.
+Boxes are prepared before their run: one waits while another runs, sees the files of a sandbox made after it, and
+a prepared box that is killed, or cannot be made, costs the run nothing or fails it with the reason."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from executor import launcher
+from executor import launcher, mounts
 from executor.config import Config
 from executor.result import Status
 from executor.sandbox import Sandbox
@@ -27,6 +29,40 @@ def launcher_pid() -> int:
     process = launcher.LAUNCHER._process
     assert process is not None and process.poll() is None
     return process.pid
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                status = Path(f"/proc/{entry}/status").read_text()
+            except OSError:
+                continue
+            if f"\nPPid:\t{pid}\n" in status:
+                found.append(int(entry))
+    return found
+
+
+def prepared_keepers(expected: int = 1) -> list[int]:
+    """The keepers of the boxes the launcher has made and that are waiting for a run, once the boxes of finished
+    runs have gone (their teardown goes on after the run has returned) and the next one is made."""
+    deadline = time.monotonic() + 5
+    while len(keepers := children(launcher_pid())) != expected and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return keepers
+
+
+def gone(pid: int, timeout: float = 5) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if "State:\tZ" in Path(f"/proc/{pid}/status").read_text():
+                return True
+        except OSError:
+            return True
+        time.sleep(0.02)
+    return False
 
 
 def rss_kib(pid: int) -> int:
@@ -101,3 +137,65 @@ def test_the_launcher_dies_with_its_caller(config: Config) -> None:
 
 def test_without_the_launcher_the_caller_forks_boxes_itself(config: Config) -> None:
     assert run_true(replace(config, launcher=False)) is Status.OK
+
+
+def test_after_a_run_the_next_box_is_already_prepared_and_waiting(config: Config) -> None:
+    assert run_true(config) is Status.OK
+    keepers = prepared_keepers()
+    assert len(keepers) == config.pool == 1
+    (keeper,) = keepers
+    assert "State:\tS" in Path(f"/proc/{keeper}/status").read_text()  # asleep: it waits for a plan
+    inits = children(keeper)
+    assert len(inits) == 1 and len(children(inits[0])) == 1  # init and the program's process are made too
+    assert run_true(config) is Status.OK
+    assert gone(keeper)  # it was the box of this run
+    assert prepared_keepers() != [keeper]
+
+
+def test_a_box_prepared_before_its_sandbox_existed_sees_the_sandboxs_files(config: Config) -> None:
+    assert run_true(config) is Status.OK
+    prepared_keepers()  # a box is waiting; the workspace below is mounted after it was made
+    with Sandbox(config) as box:
+        box.add_file("data/made-later.txt", b"written after the box was prepared\n")
+        result = box.run(["/bin/cat", "data/made-later.txt"], quick())
+    assert result.status is Status.OK, result.message
+    assert result.stdout == b"written after the box was prepared\n"
+
+
+def test_the_state_directory_is_a_shared_mount_so_that_workspaces_reach_prepared_boxes(config: Config) -> None:
+    assert run_true(config) is Status.OK
+    points = dict(mounts._mountinfo())
+    assert any(tag.startswith("shared:") for tag in points[config.state_dir])
+
+
+def test_a_prepared_box_killed_before_its_run_costs_the_run_nothing(config: Config) -> None:
+    assert run_true(config) is Status.OK
+    (keeper,) = prepared_keepers()
+    os.kill(keeper, signal.SIGKILL)
+    assert gone(keeper)
+    assert run_true(config) is Status.OK
+
+
+def test_a_box_that_cannot_be_prepared_fails_its_run_with_the_reason(config: Config) -> None:
+    broken = mounts.Layout(devices=("null", "no-such-device"))
+    with Sandbox(config, layout=broken) as box:
+        result = box.run(["/bin/true"], quick())
+    assert result.status is Status.INTERNAL_ERROR
+    assert "init" in result.message and "no-such-device" in result.message
+    assert run_true(config) is Status.OK  # boxes of the usual layout are unaffected
+
+
+def test_with_no_pool_no_box_waits_between_runs(config: Config) -> None:
+    launcher.LAUNCHER._stop()
+    assert run_true(replace(config, pool=0)) is Status.OK
+    assert prepared_keepers(expected=0) == []
+    assert run_true(replace(config, pool=0)) is Status.OK
+    launcher.LAUNCHER._stop()  # the next tests start with the default pool
+
+
+def test_prepared_boxes_die_with_the_launcher(config: Config) -> None:
+    assert run_true(config) is Status.OK
+    (keeper,) = prepared_keepers()
+    box_processes = [keeper, *children(keeper)]
+    os.kill(launcher_pid(), signal.SIGKILL)
+    assert all(gone(pid) for pid in box_processes)
