@@ -259,7 +259,8 @@ class CgroupBackend(ABC):
         no old process stays inside and every counter (CPU, peak memory, OOM kills) starts from zero."""
         _check_name(name)
         cgroup = self._cgroup(name)
-        cgroup.destroy()
+        if self.exists(name):
+            cgroup.destroy()
         for path in cgroup.directories():
             try:
                 _mkdir(path)

@@ -130,7 +130,7 @@ class SubmissionOutput(serializers.ModelSerializer):
 
     @extend_schema_field(TestResultOutput(many=True))
     def get_results(self, obj: Submission) -> list[dict[str, Any]]:
-        if obj.attempts == 0:  # never started (a new submission): nothing to read, two queries saved
+        if obj.attempts == 0 or obj.problem_id is None:  # never started, or a scratch run: no per-test results
             return []
         request = self.context.get("request")
         privileged = request is not None and grades(request.user, obj.problem)
