@@ -48,6 +48,21 @@ def timed(call: Callable[[], object], runs: int, warmup: int = 3) -> list[float]
     return times
 
 
+def timed_side_by_side(calls: dict[str, Callable[[], object]], runs: int, warmup: int = 3) -> dict[str, list[float]]:
+    """Seconds of each call, taking turns (one of each per round), so that the machine drifting during the run
+    (another process, the CPU's clock) weighs on every contender alike."""
+    for _ in range(warmup):
+        for call in calls.values():
+            call()
+    times: dict[str, list[float]] = {name: [] for name in calls}
+    for _ in range(runs):
+        for name, call in calls.items():
+            start = time.perf_counter()
+            call()
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
 def median(values: list[float]) -> float:
     return statistics.median(values)
 

@@ -46,12 +46,15 @@ Written by `make bench` on {when}; every figure was measured next to its baselin
 - **sandbox:** `Sandbox(config)` created, `/bin/true` run with the default limits (every namespace, seccomp,
   cgroup limits, the overlay root), destroyed — from a warm Python process. bwrap and runc are timed as whole
   processes (`subprocess.run`), as a user of them would run them; the bare baseline is `subprocess.run(["/bin/true"])`.
+  The contenders take turns (one run of each per round), so that the machine drifting weighs on all alike. Each
+  worker process keeps one box prepared (`EXECUTOR_POOL=1`, the default): a run takes the prepared box and the
+  next one is made while it runs, as in the service.
 - **cpu:** the same `gcc -O2` binary (a xorshift loop of about one second) run outside and inside a box.
 - **grading:** a problem of N tests graded by the service's grading code (compile once, a fresh box per test,
   checker): (time for N tests − time for 1 test) ÷ (N − 1), against 1.5 × the sandbox overhead plus the program's
   own time run bare.
 - **end to end:** the service as `make run` starts it (gunicorn, one Celery worker per queue, Redis, SQLite), a
-  `POST /api/v1/submissions/?wait=true` of `print(1)` in Python, one after another.
+  `POST /api/v1/submissions/?wait=true` of `print(1)` in Python, one after another, taking turns with the bare run.
 - **throughput:** the same service, a burst of POSTs from 16 client threads, timed until every submission has
   finished; the bare limit is as many `python3 -c 'print(1)'` processes run with one thread per core.
 """)

@@ -11,7 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.common import CONFIG, VAR, Row, median, run_quiet, timed
+from benchmarks.common import CONFIG, VAR, Row, median, run_quiet, timed, timed_side_by_side
 from executor import languages, runner
 from executor.limits import Limits
 from executor.sandbox import Sandbox
@@ -57,13 +57,16 @@ def _runc_bundle() -> Path:
 
 def overhead(runs: int) -> list[Row]:
     """Create + run + destroy of /bin/true, from a warm process, next to whole-process bwrap and runc runs."""
-    ours = median(timed(_ours_true, runs))
-    bare = median(timed(lambda: run_quiet(["/bin/true"]), runs))
-    bwrap = median(timed(lambda: run_quiet(_bwrap_argv()), runs))
+    times = timed_side_by_side({"ours": _ours_true, "bare": lambda: run_quiet(["/bin/true"]),
+                                "bwrap": lambda: run_quiet(_bwrap_argv())}, runs)  # fmt: skip
+    ours, bare, bwrap = (median(times[name]) for name in ("ours", "bare", "bwrap"))
     bundle = _runc_bundle()
     counter = iter(range(10**9))
-    runc = median(timed(lambda: run_quiet(["runc", "run", "--bundle", str(bundle),
-                                           f"bench-{os.getpid()}-{next(counter)}"]), max(10, runs // 4)))  # fmt: skip
+    # runc is slow: fewer rounds, each beside a run of ours.
+    runc_argv = ["runc", "run", "--bundle", str(bundle)]
+    times = timed_side_by_side({"ours": _ours_true, "runc": lambda: run_quiet(
+        [*runc_argv, f"bench-{os.getpid()}-{next(counter)}"])}, max(10, runs // 4))  # fmt: skip
+    runc = median(times["runc"])
     ms = 1000
     return [
         Row("sandbox", "create + run + destroy /bin/true", ours * ms, "bwrap --unshare-all (whole process)",

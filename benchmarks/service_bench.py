@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from benchmarks.common import CONFIG, ROOT, VAR, Row, median, percentile, run_quiet, timed
+from benchmarks.common import CONFIG, ROOT, VAR, Row, median, percentile, run_quiet, timed_side_by_side
 
 HELLO = "print(1)\n"
 BARE_PYTHON = ["/usr/bin/python3", "-c", "print(1)"]
@@ -138,8 +138,8 @@ def end_to_end(st: Stack, runs: int) -> list[Row]:
         if result.get("verdict") != "accepted":
             raise RuntimeError(f"end to end: {result}")
 
-    latencies = timed(once, runs, warmup=5)
-    bare = median(timed(lambda: run_quiet(BARE_PYTHON), 50))
+    times = timed_side_by_side({"ours": once, "bare": lambda: run_quiet(BARE_PYTHON)}, runs, warmup=5)
+    latencies, bare = times["ours"], median(times["bare"])
     p50, p95 = median(latencies), percentile(latencies, 0.95)
     return [Row("end to end", "POST ?wait=true, Python hello world: p50", p50 * 1000,
                 "bare `python3 -c 'print(1)'` process", bare * 1000, "ms", "ratio ≤ 3", p50 <= 3 * bare),

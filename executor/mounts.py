@@ -13,6 +13,7 @@ made there lives in the box's private mount namespace and vanishes with its last
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import stat
@@ -140,23 +141,37 @@ def unmount_all(path: str) -> None:
             raise
 
 
-def shared_mount_point(path: str) -> None:
-    """Make `path` a mount point of its own with shared propagation (a bind onto itself), if it is not one yet.
+def state_mount(path: str) -> None:
+    """Make the executor's state directory a small tmpfs of its own with shared propagation, once per host.
 
-    Prepared boxes copy the host's mounts when they are made; what is mounted under `path` later (a sandbox's
-    workspace) reaches them only through propagation from a shared mount.
+    Shared: prepared boxes copy the host's mounts when they are made, and what is mounted under `path` later (a
+    sandbox's workspace) reaches them only by propagation from a shared mount. A tmpfs: slot directories, mount
+    points and lock files are made and removed for every sandbox, and on a disk filesystem those metadata changes
+    wait behind the journal whenever something else (the database) writes. Lock files on a tmpfs live exactly as
+    long as the boxes they guard can (until reboot). Whoever mounts it first holds a lock on the parent directory,
+    so that two workers starting at once cannot stack two tmpfs (and so hand out the same slot twice).
     """
-    if path in _SHARED:
+    if path in _STATE_MOUNTS:
         return
-    points = {point: tags for point, tags in _mountinfo()}
-    if path not in points:
-        S.mount(path, path, None, S.MS_BIND)
-    if not any(tag.startswith("shared:") for tag in points.get(path, [])):
-        S.mount(None, path, None, S.MS_SHARED)
-    _SHARED.add(path)
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    parent = os.open(os.path.dirname(path.rstrip("/")) or "/", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        fcntl.flock(parent, fcntl.LOCK_EX)
+        points = dict(_mountinfo())
+        if path not in points:
+            # Mounts left below by a crashed run of an earlier version would be hidden for good: remove them first.
+            for point in mounted_below(path):
+                unmount_all(point)
+            S.mount("tmpfs", path, "tmpfs", S.MS_NOSUID | S.MS_NODEV | S.MS_NOEXEC, STATE_TMPFS)
+        if not any(tag.startswith("shared:") for tag in points.get(path, [])):
+            S.mount(None, path, None, S.MS_SHARED)
+    finally:
+        os.close(parent)  # drops the lock
+    _STATE_MOUNTS.add(path)
 
 
-_SHARED: set[str] = set()  # paths this process has made (or found) shared mount points
+STATE_TMPFS = "size=16m,nr_inodes=65536,mode=700"  # directories, empty mount points and lock files only
+_STATE_MOUNTS: set[str] = set()  # state directories this process has mounted (or found mounted)
 
 
 def _mountinfo() -> list[tuple[str, list[str]]]:
@@ -200,7 +215,7 @@ def prepare_root(root: str, layout: Layout) -> None:
     """
     # 1. Nothing mounted from here on may propagate back to the host's mount namespace; mounts the host makes
     #    still arrive (until pivot_root), so the workspace of a sandbox created after this box was prepared is
-    #    there when the run's plan names its layers (the state directory is a shared mount: shared_mount_point).
+    #    there when the run's plan names its layers (the state directory is a shared mount: state_mount).
     S.mount(None, "/", None, S.MS_REC | S.MS_SLAVE)
     # 2. The root itself: a small tmpfs, made read-only at the very end (finish_root).
     S.mount("tmpfs", root, "tmpfs", S.MS_NOSUID | S.MS_NODEV, "size=1m,nr_inodes=512,mode=755")

@@ -46,11 +46,9 @@ def _lock_path(config: Config, number: int) -> str:
 
 
 def prepare_state_dir(config: Config) -> None:
-    for path in (config.state_dir, f"{config.state_dir}/locks", f"{config.state_dir}/mnt/root",
-                 f"{config.state_dir}/mnt/scratch"):  # fmt: skip
+    mounts.state_mount(config.state_dir)
+    for path in (f"{config.state_dir}/locks", f"{config.state_dir}/mnt/root", f"{config.state_dir}/mnt/scratch"):
         os.makedirs(path, mode=0o700, exist_ok=True)
-    os.chmod(config.state_dir, 0o700)
-    mounts.shared_mount_point(config.state_dir)
 
 
 def _try_lock(config: Config, number: int) -> int | None:

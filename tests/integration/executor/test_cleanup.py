@@ -30,7 +30,7 @@ def leftovers(config: Config) -> dict[str, list[str]]:
     slot_dirs = [d for d in os.listdir(config.state_dir) if d.startswith("slot-")]
     return {
         "processes": [str(p) for p in box_processes_on_host(config)],
-        # The state directory itself is a shared mount point by design (mounts.shared_mount_point).
+        # The state directory itself is a tmpfs of its own by design (mounts.state_mount).
         "mounts": [m for m in mounts.mounted_below(config.state_dir) if m != config.state_dir],
         "cgroups": backend.leftovers(),
         "directories": slot_dirs,

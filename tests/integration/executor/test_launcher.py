@@ -162,10 +162,12 @@ def test_a_box_prepared_before_its_sandbox_existed_sees_the_sandboxs_files(confi
     assert result.stdout == b"written after the box was prepared\n"
 
 
-def test_the_state_directory_is_a_shared_mount_so_that_workspaces_reach_prepared_boxes(config: Config) -> None:
+def test_the_state_directory_is_a_shared_tmpfs_so_that_workspaces_reach_prepared_boxes(config: Config) -> None:
     assert run_true(config) is Status.OK
     points = dict(mounts._mountinfo())
     assert any(tag.startswith("shared:") for tag in points[config.state_dir])
+    line = next(x for x in Path("/proc/self/mountinfo").read_text().splitlines() if x.split()[4] == config.state_dir)
+    assert line.split(" - ")[1].split()[0] == "tmpfs"  # no disk journal on the path of every sandbox
 
 
 def test_a_prepared_box_killed_before_its_run_costs_the_run_nothing(config: Config) -> None:
