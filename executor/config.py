@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from executor.limits import DEFAULT_MAXIMA, Limits, maxima_from_env
 
 MAX_POOL = 16  # prepared boxes per worker process
+MAX_IMAGE_BYTES = 64 * 1024**3  # the largest image an operator may allow
+MAX_IMAGE_FILES = 5_000_000
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,11 @@ class Config:
     io_write_bps: int = 32 * 1024 * 1024
     # Fork boxes from a small launcher process rather than from the caller (see executor/launcher.py).
     launcher: bool = True
+    # The image store (executor/images.py): unpacked layers and their archives, root only.
+    images_dir: str = "/var/lib/executor/images"
+    # What one image may hold, checked while its layers are unpacked (an archive that inflates to more stops there).
+    image_max_bytes: int = 4 * 1024**3
+    image_max_files: int = 500_000
     # Boxes each worker process keeps prepared (namespaces, init, the fixed part of the root) for its next runs;
     # 0 prepares each box when its run starts. Each costs three sleeping processes and a network namespace.
     pool: int = 1
@@ -47,6 +54,9 @@ class Config:
             io_write_bps=_int(env, "EXECUTOR_IO_WRITE_BPS", cls.io_write_bps),
             launcher=env.get("EXECUTOR_LAUNCHER", "1") != "0",
             pool=_int(env, "EXECUTOR_POOL", cls.pool, maximum=MAX_POOL),
+            images_dir=env.get("EXECUTOR_IMAGES_DIR", cls.images_dir),
+            image_max_bytes=_int(env, "EXECUTOR_IMAGE_MAX_BYTES", cls.image_max_bytes, maximum=MAX_IMAGE_BYTES),
+            image_max_files=_int(env, "EXECUTOR_IMAGE_MAX_FILES", cls.image_max_files, maximum=MAX_IMAGE_FILES),
         )
 
 

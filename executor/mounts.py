@@ -13,6 +13,7 @@ made there lives in the box's private mount namespace and vanishes with its last
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import re
@@ -49,6 +50,10 @@ class Layout:
     etc_binds: tuple[str, ...] = ("/etc/alternatives", "/etc/java-17-openjdk", "/etc/ld.so.conf.d")
     # Host /etc files copied (read by the host from its own /etc, never from a box).
     etc_copies: tuple[str, ...] = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/mime.types")
+    # The root's files: empty for the host's own runtime (the binds below), else an image's unpacked layers, top
+    # first (executor/images.py): the root is then an overlay of them and `runtime`, `etc_copies` and `etc_binds`
+    # are not used.
+    image_layers: tuple[str, ...] = ()
     # Devices bound from the host's /dev; nothing else (no tty, no pts, no block devices).
     devices: tuple[str, ...] = ("null", "zero", "full", "random", "urandom")
     # /proc entries hidden (bound over with /dev/null) or made read-only, as Docker does.
@@ -217,29 +222,14 @@ def prepare_root(root: str, layout: Layout) -> None:
     #    still arrive (until pivot_root), so the workspace of a sandbox created after this box was prepared is
     #    there when the run's plan names its layers (the state directory is a shared mount: state_mount).
     S.mount(None, "/", None, S.MS_REC | S.MS_SLAVE)
-    # 2. The root itself: a small tmpfs, made read-only at the very end (finish_root).
-    S.mount("tmpfs", root, "tmpfs", S.MS_NOSUID | S.MS_NODEV, "size=1m,nr_inodes=512,mode=755")
-    # 3. The runtime: host directories read-only, or the same symlinks where the host has links.
-    for host_path in layout.runtime:
-        _bind_host(host_path, root + host_path)
-    # 4. /etc: generated files, a few copies and read-only binds; never the host's passwd, shadow or secrets.
-    os.mkdir(f"{root}/etc", 0o755)
-    for name, text in layout.etc_files.items():
-        _write_new(f"{root}/etc/{name}", text.encode())
-    for host_file in layout.etc_copies:
-        try:
-            with open(host_file, "rb") as f:
-                _write_new(root + host_file, f.read())
-        except FileNotFoundError:
-            pass
-    for host_path in layout.etc_binds:
-        _bind_host(host_path, root + host_path)
-    # 5. Mount points of the per-run filesystems (finish_root), made while the root is still writable.
-    os.mkdir(f"{root}/box", 0o755)
-    os.mkdir(f"{root}/tmp", 0o1777)
+    # 2-5. The root's files, read-only: the host's runtime, or an image's layers; /etc generated either way, and
+    #      the mount points of what follows.
+    if layout.image_layers:
+        _image_root(root, layout)
+    else:
+        _host_root(root, layout)
     # 6. /dev: a tiny tmpfs with the harmless devices bound from the host, then made read-only.
     dev = f"{root}/dev"
-    os.mkdir(dev, 0o755)
     S.mount("tmpfs", dev, "tmpfs", S.MS_NOSUID | S.MS_NOEXEC, "size=64k,nr_inodes=64,mode=755")
     for name in layout.devices:
         _write_new(f"{dev}/{name}", b"")
@@ -252,7 +242,6 @@ def prepare_root(root: str, layout: Layout) -> None:
     S.mount(None, dev, None, S.MS_REMOUNT | S.MS_RDONLY | S.MS_NOSUID | S.MS_NOEXEC)
     # 7. /proc of the box's own pid namespace; other users' processes (the box's init) are invisible.
     proc = f"{root}/proc"
-    os.mkdir(proc, 0o555)
     S.mount("proc", proc, "proc", S.MS_NOSUID | S.MS_NODEV | S.MS_NOEXEC, "hidepid=invisible")
     for name in layout.proc_masked:
         if os.path.lexists(f"{proc}/{name}"):
@@ -262,9 +251,59 @@ def prepare_root(root: str, layout: Layout) -> None:
         if os.path.isdir(path):
             S.mount(path, path, None, S.MS_BIND | S.MS_REC)
             S.mount(None, path, None, S.MS_REMOUNT | S.MS_BIND | RO_FLAGS | S.MS_NOEXEC)
-    # 8. The mount point of the old root for pivot_root; the new root's own tree receives nothing from the host.
-    os.mkdir(f"{root}/.old", 0o700)
+    # 8. The new root's own tree receives nothing from the host.
     S.mount(None, root, None, S.MS_REC | S.MS_PRIVATE)
+
+
+def _host_root(root: str, layout: Layout) -> None:
+    # 2. The root itself: a small tmpfs, made read-only at the very end (finish_root).
+    S.mount("tmpfs", root, "tmpfs", S.MS_NOSUID | S.MS_NODEV, "size=1m,nr_inodes=512,mode=755")
+    # 3. The runtime: host directories read-only, or the same symlinks where the host has links.
+    for host_path in layout.runtime:
+        _bind_host(host_path, root + host_path)
+    # 4. /etc: generated files, a few copies and read-only binds; never the host's passwd, shadow or secrets.
+    _generated_etc(root, layout)
+    for host_file in layout.etc_copies:
+        try:
+            with open(host_file, "rb") as f:
+                _write_new(root + host_file, f.read())
+        except FileNotFoundError:
+            pass
+    for host_path in layout.etc_binds:
+        _bind_host(host_path, root + host_path)
+    # 5. Mount points of the per-run filesystems, made while the root is still writable.
+    _mount_points(root)
+
+
+def _image_root(root: str, layout: Layout) -> None:
+    # 2. A small tmpfs beside the root: the top layer, with what the box needs whatever the image holds.
+    top = os.path.join(os.path.dirname(root), "top")
+    S.mount("tmpfs", top, "tmpfs", S.MS_NOSUID | S.MS_NODEV, "size=1m,nr_inodes=512,mode=755")
+    # 4. /etc: the generated files hide the image's own (its passwd, hosts, resolv.conf); the rest is the image's.
+    _generated_etc(top, layout)
+    # 5. Mount points of the per-run filesystems: the image itself is never written.
+    _mount_points(top)
+    # 3. The root: an overlay of the top layer over the image's layers, without an upper layer, so read-only.
+    #    Whiteouts and opaque directories in the layers are overlayfs' own (executor/layers.py made them so).
+    lower = ":".join(_escape_overlay(p) for p in (top, *layout.image_layers))
+    if len(lower) > OVERLAY_OPTIONS_MAX:
+        raise ValueError(f"an image of {len(layout.image_layers)} layers is more than one overlay mount can take")
+    S.mount("overlay", root, "overlay", S.MS_NOSUID | S.MS_NODEV | S.MS_RDONLY, f"lowerdir={lower}")
+
+
+OVERLAY_OPTIONS_MAX = 4000  # mount(2) data is one page
+
+
+def _generated_etc(base: str, layout: Layout) -> None:
+    os.mkdir(f"{base}/etc", 0o755)
+    for name, text in layout.etc_files.items():
+        _write_new(f"{base}/etc/{name}", text.encode())
+
+
+def _mount_points(base: str) -> None:
+    for name, mode in (("box", 0o755), ("tmp", 0o1777), ("dev", 0o755), ("proc", 0o555), (".old", 0o700)):
+        os.mkdir(f"{base}/{name}", mode)
+        os.chmod(f"{base}/{name}", mode)  # mkdir honours the umask; the sticky bit needs chmod
 
 
 def finish_root(spec: RootSpec) -> None:
@@ -294,7 +333,11 @@ def finish_root(spec: RootSpec) -> None:
     S.pivot_root(root, f"{root}/.old")
     os.chdir("/")
     S.umount("/.old", S.MNT_DETACH)
-    os.rmdir("/.old")
+    try:
+        os.rmdir("/.old")
+    except OSError as e:  # an image's root is read-only already: the empty, root-only mount point stays
+        if e.errno != errno.EROFS:
+            raise
     # 13. Last: the root tmpfs read-only, so nothing but /box, /tmp and /dev/shm is writable.
     S.mount(None, "/", None, S.MS_REMOUNT | S.MS_RDONLY | S.MS_NOSUID | S.MS_NODEV)
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 
+from executor import images
 from executor import limits as limits_mod
 from executor.config import Config
 from executor.languages import SELF_TEST_INPUT, SELF_TEST_OUTPUT, Language
@@ -77,7 +79,7 @@ def execute(language: Language, source: bytes, stdin: bytes = b"", limits: Limit
             config: Config | None = None) -> Outcome:  # fmt: skip
     """Compile and run one program in a fresh sandbox, destroyed afterwards whatever happens."""
     requested = limits or Limits()
-    with Sandbox(config or Config.from_env()) as sandbox:
+    with sandbox_for(language, config or Config.from_env()) as sandbox:
         limits_mod.validate(requested, sandbox.config.maxima)
         program = prepare(sandbox, language, source, files)
         if not program.ready:
@@ -85,9 +87,32 @@ def execute(language: Language, source: bytes, stdin: bytes = b"", limits: Limit
         return Outcome(program.compile_result, program.run(stdin, requested, args))
 
 
+def sandbox_for(language: Language, config: Config) -> Sandbox:
+    """A sandbox (not created yet) whose root is the language's image: the host's runtime, or an image's layers
+    with the image's environment."""
+    layout, env = images.box_setup(images.store_of(config), language.image)
+    return Sandbox(config, layout=layout, env=env)
+
+
+def version(language: Language, config: Config | None = None) -> str:
+    """The toolchain's own version: read on the host for the host's runtime, in a box for an image."""
+    if language.image == images.HOST:
+        return language.version
+    try:
+        with sandbox_for(language, config or Config.from_env()) as box:
+            result = box.run(list(language.version_command), VERSION_LIMITS, env=language.env, merge_stderr=True)
+    except Exception:  # noqa: BLE001 - no image, no box: the version is unknown, the self-test says why
+        return "unknown"
+    match = re.search(language.version_pattern, result.output.decode(errors="replace"))
+    return match.group(1) if match else "unknown"
+
+
+VERSION_LIMITS = Limits(cpu_time=10.0, wall_time=20.0, memory=512, processes=64)
+
+
 def self_test(language: Language, config: Config | None = None) -> str | None:
     """None if the language works end to end in the sandbox, else why not."""
-    missing = language.missing_toolchain()
+    missing = language.missing_toolchain() if language.image == images.HOST else []
     if missing:
         return f"toolchain missing: {', '.join(missing)}"
     try:

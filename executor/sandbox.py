@@ -105,6 +105,7 @@ class Sandbox:
     slot: slots.Slot | None = None
     workspace: mounts.Workspace | None = None
     layers: list[str] = field(default_factory=list)  # lower layers of /box, top first
+    env: Mapping[str, str] = field(default_factory=dict)  # added to BASE_ENV for every run (an image's environment)
 
     # ------------------------------------------------------------------------------------------ lifecycle --
     def create(self) -> Sandbox:
@@ -198,7 +199,7 @@ class Sandbox:
             plan = _Plan(
                 shape=_Shape(f"{self.config.state_dir}/mnt/root", self.layout, network.loopback_up_request()),
                 argv=list(argv),
-                env={**BASE_ENV, **env},
+                env={**BASE_ENV, **self.env, **env},
                 cwd="/box",
                 root=mounts.RootSpec(
                     new_root=f"{self.config.state_dir}/mnt/root",

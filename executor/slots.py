@@ -47,7 +47,8 @@ def _lock_path(config: Config, number: int) -> str:
 
 def prepare_state_dir(config: Config) -> None:
     mounts.state_mount(config.state_dir)
-    for path in (f"{config.state_dir}/locks", f"{config.state_dir}/mnt/root", f"{config.state_dir}/mnt/scratch"):
+    for path in (f"{config.state_dir}/locks", f"{config.state_dir}/mnt/root", f"{config.state_dir}/mnt/scratch",
+                 f"{config.state_dir}/mnt/top"):  # fmt: skip
         os.makedirs(path, mode=0o700, exist_ok=True)
 
 

@@ -2,6 +2,7 @@
 with a development secret, so `make run` needs no configuration; production sets DJANGO_DEBUG=false,
 SECRET_KEY, DATABASE_URL (PostgreSQL) and REDIS_URL."""
 
+import os
 from pathlib import Path
 
 import environ
@@ -33,6 +34,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "sandbox_service.languages",
+    "sandbox_service.images",
     "sandbox_service.problems",
     "sandbox_service.submissions",
     "sandbox_service.api",
@@ -72,6 +74,10 @@ TEMPLATES = [
         },
     },
 ]
+
+# The executor reads its settings from EXECUTOR_* variables (executor/config.py); its image store defaults to the
+# service's data directory rather than the executor's own /var/lib default, in every process of the service.
+os.environ.setdefault("EXECUTOR_IMAGES_DIR", str(VAR_DIR / "images"))
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":

@@ -207,8 +207,8 @@ class LimitsInput(StrictSerializer):
 
 
 class SubmissionItemInput(StrictSerializer):
-    language = serializers.ChoiceField(choices=sorted(registry.REGISTRY), help_text="A language id; "
-                                       "/api/v1/languages/ says which are available.")  # fmt: skip
+    language = serializers.CharField(max_length=32, help_text="A language id; /api/v1/languages/ says which are "
+                                     "available.")  # fmt: skip
     source = serializers.CharField(required=False, trim_whitespace=False, max_length=services.MAX_SOURCE_BYTES,
                                    help_text="At most 512 KiB. May be left out when `files` holds the "
                                              "language's source file (e.g. `main.py`).")  # fmt: skip
@@ -232,9 +232,16 @@ class SubmissionItemInput(StrictSerializer):
                                          help_text="POSTed the finished submission; hosts on the operator's "
                                                    "allow-list only.")  # fmt: skip
 
+    def validate_language(self, value: str) -> str:
+        try:
+            selectors.executor_language(value)
+        except registry.UnknownLanguage:
+            raise serializers.ValidationError(f"unknown language {value!r}; /api/v1/languages/ lists them") from None
+        return value
+
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         """The source from `files` when it is not given on its own; scratch-only fields refused on problems."""
-        source_name = registry.get(attrs["language"]).source_name
+        source_name = selectors.executor_language(attrs["language"]).source_name
         attrs["source_index"] = None
         if attrs.get("source") is None:
             found = [i for i, f in enumerate(attrs["files"]) if f["name"] == source_name]

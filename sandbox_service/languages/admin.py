@@ -8,14 +8,15 @@ from sandbox_service.languages.services import language_sync
 
 @admin.register(Language)
 class LanguageAdmin(admin.ModelAdmin):
-    list_display = ["id", "name", "version", "compiled", "enabled", "available", "cpu_time", "memory",
+    list_display = ["id", "name", "version", "image", "compiled", "enabled", "available", "cpu_time", "memory",
                     "max_cpu_time", "max_memory", "checked_at"]  # fmt: skip
     list_editable = ["enabled"]
-    list_filter = ["enabled", "available", "compiled"]
+    list_filter = ["enabled", "available", "compiled", "image"]
     search_fields = ["id", "name"]
-    readonly_fields = ["id", "name", "version", "compiled", "available", "self_test_message", "checked_at"]
+    readonly_fields = ["id", "name", "version", "image", "base", "compiled", "available", "self_test_message",
+                       "checked_at"]  # fmt: skip
     fieldsets = [
-        (None, {"fields": ["id", "name", "version", "compiled", "enabled"]}),
+        (None, {"fields": ["id", "name", "version", "image", "base", "compiled", "enabled"]}),
         ("Default limits", {"fields": ["cpu_time", "wall_time", "memory", "processes", "output"]}),
         ("Maximum limits a request may ask for", {"fields": ["max_cpu_time", "max_wall_time", "max_memory",
                                                              "max_processes", "max_output"]}),  # fmt: skip
@@ -24,7 +25,7 @@ class LanguageAdmin(admin.ModelAdmin):
     actions = ["self_test"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # rows mirror the executor's registry (manage.py sync_languages)
+        return False  # the executor's registry (manage.py sync_languages), or `manage.py languages add` on an image
 
     @admin.action(description="Run the self-test of the selected languages (in the sandbox)", permissions=["change"])
     def self_test(self, request: HttpRequest, queryset: QuerySet[Language]) -> None:

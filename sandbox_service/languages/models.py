@@ -13,6 +13,10 @@ class Language(LimitCeilings):
     version = models.CharField(max_length=100, blank=True)
     compiled = models.BooleanField(default=False)
     enabled = models.BooleanField(default=True, help_text="Disabled languages refuse new submissions.")
+    # The root its programs run on: "host" (the host's runtime) or an image of the store (sandbox_service.images).
+    image = models.CharField(max_length=255, default="host")
+    # Set for a language an admin added (manage.py languages add): the executor language it behaves like.
+    base = models.CharField(max_length=32, blank=True, help_text="the executor language this one behaves like")
     # Default run limits of a submission in this language (a problem's limits take precedence).
     cpu_time = models.FloatField(default=2.0, help_text="seconds")
     wall_time = models.FloatField(default=5.0, help_text="seconds")

@@ -73,8 +73,9 @@ class Runtime:
 
 def runtimes_available() -> list[Runtime]:
     """Our usable (enabled, self-tested) languages that Piston has a name for, in Piston's name order."""
-    rows = {row.pk: row for row in Language.objects.filter(enabled=True, available=True)}
-    return [Runtime(d, rows[d.language_id]) for d in DECLARATIONS if d.language_id in rows]
+    rows = list(Language.objects.filter(enabled=True, available=True))
+    # A language an admin added on an image (Python 3.12 beside the host's 3.11) is another version of its base's.
+    return [Runtime(d, row) for d in DECLARATIONS for row in rows if d.language_id in (row.pk, row.base)]
 
 
 def runtime_find(language: str, version: str) -> Runtime | None:

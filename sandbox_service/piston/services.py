@@ -80,7 +80,7 @@ def piston_execute(*, owner: AbstractBaseUser, body: Any) -> dict[str, Any]:
     job = job_parse(body)
     try:
         submission = submission_create(
-            owner=owner, language_id=job.runtime.declaration.language_id, source=job.source, stdin=job.stdin,
+            owner=owner, language_id=job.runtime.row.pk, source=job.source, stdin=job.stdin,
             args=job.args, files=job.files, limits=job.limits, compile_limits=job.compile_limits,
             compiler_options=job.compiler_options, client_fields=job.client_fields,
             rate_limited=owner.get_username() != ANONYMOUS_USERNAME,  # anonymous calls: throttled per address
@@ -107,7 +107,7 @@ def wait_seconds(limits: Mapping[str, Any], compile_limits: Mapping[str, Any], r
     margin = float(getattr(settings, "PISTON_WAIT_MARGIN", DEFAULT_WAIT_MARGIN))
     total = float(limits.get("wall_time", runtime.row.wall_time)) + margin
     if runtime.row.compiled:
-        declared = selectors.executor_language(runtime.declaration.language_id).compile_limits
+        declared = selectors.executor_language(runtime.row.pk).compile_limits
         total += float(compile_limits.get("wall_time", declared.wall_time))
     return total
 
@@ -158,7 +158,7 @@ def job_parse(body: Any) -> Job:
 
 def _limits(body: Mapping[str, Any], runtime: Runtime) -> tuple[dict[str, float | int], dict[str, float | int]]:
     run_maxima = Config.from_env().maxima
-    compile_maxima = selectors.executor_language(runtime.declaration.language_id).compile_limits
+    compile_maxima = selectors.executor_language(runtime.row.pk).compile_limits
     chosen: dict[str, dict[str, float | int]] = {"compile": {}, "run": {}}
     for constraint, limit_field in CONSTRAINTS.items():
         for stage in STAGES:

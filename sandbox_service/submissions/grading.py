@@ -25,7 +25,7 @@ from executor.cgroups import CgroupError
 from executor.config import Config
 from executor.limits import Limits
 from executor.result import StageResult, Status
-from executor.sandbox import Sandbox, SandboxError
+from executor.sandbox import SandboxError
 from executor.slots import NoFreeSlot
 from sandbox_service.submissions import checkers
 from sandbox_service.submissions.states import Verdict
@@ -87,6 +87,8 @@ class CheckerSpec:
 @dataclass(frozen=True)
 class GradingJob:
     language_id: str
+    # The declaration itself when it is not the executor's registry's (a language an admin added on an image).
+    language: languages.Language | None = field(default=None, kw_only=True)
     source: bytes
     files: Mapping[str, bytes]  # extra files beside the source
     args: Sequence[str]
@@ -144,7 +146,7 @@ def grade(job: GradingJob, config: Config | None = None, on_progress: Callable[[
     be retried. Exceptions of on_progress (e.g. the caller lost its lease) propagate unchanged and stop grading.
     """
     config = config or Config.from_env()
-    language = languages.get(job.language_id)
+    language = job.language or languages.get(job.language_id)
     _validate(job, config)
     misconfigured = _checker_misconfigured(job.checker)
     if misconfigured is not None:
@@ -200,7 +202,7 @@ def _grade(job: GradingJob, language: languages.Language, config: Config,
            on_progress: Callable[[int, int], None] | None, excerpt_bytes: int) -> GradeResult:  # fmt: skip
     max_score = sum(test.points for test in job.tests)
     with contextlib.ExitStack() as stack:
-        box = stack.enter_context(Sandbox(config))
+        box = stack.enter_context(runner.sandbox_for(language, config))
         program = runner.prepare(box, language, job.source, job.files, compile_limits=job.compile_limits,
                                  compiler_options=job.compiler_options)
         compiled = program.compile_result
@@ -324,7 +326,7 @@ class _CustomChecker:
         """The checker ready to run, or why it does not compile."""
         assert spec.language_id is not None  # see _checker_misconfigured
         language = languages.get(spec.language_id)
-        box = stack.enter_context(Sandbox(config))
+        box = stack.enter_context(runner.sandbox_for(language, config))
         program = runner.prepare(box, language, spec.source.encode())
         compiled = program.compile_result
         if compiled is not None and compiled.status is not Status.OK:

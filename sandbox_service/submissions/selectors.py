@@ -12,6 +12,7 @@ from django.db.models import Q, QuerySet
 from executor import languages as registry
 from executor.limits import Limits
 from sandbox_service.core.roles import ADMIN, GRADER, role_of
+from sandbox_service.languages.models import Language
 from sandbox_service.problems.models import TestCase
 from sandbox_service.submissions.grading import CheckerSpec, GradingJob, TestSpec
 from sandbox_service.submissions.models import Submission
@@ -19,7 +20,15 @@ from sandbox_service.submissions.states import Status
 
 
 def executor_language(language_id: str) -> registry.Language:
-    return registry.get(language_id)
+    """The executor's declaration of a language: its own, or, for a language an admin added (`manage.py languages
+    add`), its base language's on the admin's image. UnknownLanguage if neither."""
+    try:
+        return registry.get(language_id)
+    except registry.UnknownLanguage:
+        row = Language.objects.filter(pk=language_id).exclude(base="").first()
+        if row is None or row.base not in registry.REGISTRY:
+            raise
+        return registry.derive(registry.get(row.base), id=row.pk, name=row.name, image=row.image)
 
 
 def grading_job_for(submission: Submission) -> tuple[GradingJob, bool]:
@@ -46,7 +55,7 @@ def grading_job_for(submission: Submission) -> tuple[GradingJob, bool]:
                               rel_tolerance=problem.float_rel_tolerance, language_id=problem.checker_language_id,
                               source=problem.checker_source)  # fmt: skip
         stop = problem.stop_on_first_failure
-    job = GradingJob(language_id=language.id, source=submission.source.encode(), files=files,
+    job = GradingJob(language_id=language.id, language=language, source=submission.source.encode(), files=files,
                      args=list(submission.args), limits=limits, tests=tests, checker=checker,
                      stop_on_first_failure=stop, compiler_options=list(submission.compiler_options),
                      merge_stderr=submission.redirect_stderr_to_stdout,

@@ -103,8 +103,10 @@ def submission_create(
         raise SubmissionError("language", f"unknown language {language_id!r}")
     if not language.usable:
         raise SubmissionError("language", f"{language.id} is {'disabled' if not language.enabled else 'unavailable'}")
-    if language.pk not in executor_registry.REGISTRY:
-        raise SubmissionError("language", f"{language.id} is not a language of this sandbox")
+    try:
+        selectors.executor_language(language.pk)
+    except executor_registry.UnknownLanguage:
+        raise SubmissionError("language", f"{language.id} is not a language of this sandbox") from None
     if problem is not None:
         allowed = list(problem.allowed_languages.values_list("pk", flat=True))
         if allowed and language.pk not in allowed:
