@@ -39,13 +39,18 @@ PG_TEST_DIRS = $(wildcard tests/unit/sandbox_service tests/integration/sandbox_s
 
 # Language toolchains the sandbox offers, what the runtime needs, and the service's Redis.
 DEB_PACKAGES := gcc g++ openjdk-17-jdk-headless nodejs bash coreutils util-linux libseccomp2 iproute2 procps \
-	python3 python3-venv python3-pip redis-server
-DEB_TEST_PACKAGES := postgresql chromium
+	python3 python3-venv python3-pip redis-server debootstrap \
+	ruby golang-go rustc php-cli perl lua5.4 node-typescript mono-mcs mono-runtime fp-compiler-3.2.2 \
+	fp-units-rtl-3.2.2 gfortran
+# Node.js's type declarations for TypeScript's compiler (Debian's nodejs has them; NodeSource's Node.js does not).
+TS_NODE_TYPES := @types/node@20.17.6
+# busybox-static: the tests' tiny images; docker-registry and skopeo: a registry on loopback to pull from and push to.
+DEB_TEST_PACKAGES := postgresql chromium busybox-static docker-registry skopeo
 # The baselines the benchmarks run beside the sandbox.
 DEB_BENCH_PACKAGES := bubblewrap runc
 
 .PHONY: help setup setup-test system-packages system-test-packages python-packages python-test-packages \
-	executor-python frontend-assets bench run stop status prepare start wait-web test lint typecheck test-services test-redis \
+	executor-python language-extras frontend-assets bench run stop status prepare start wait-web test lint typecheck test-services test-redis \
 	test-postgres
 
 help:
@@ -77,8 +82,8 @@ define venv_install
 	fi
 endef
 
-setup: system-packages python-packages executor-python frontend-assets
-setup-test: system-packages system-test-packages python-test-packages executor-python frontend-assets
+setup: system-packages language-extras python-packages executor-python frontend-assets
+setup-test: system-packages language-extras system-test-packages python-test-packages executor-python frontend-assets
 
 system-packages:
 	$(call deb_install,$(DEB_PACKAGES))
@@ -88,6 +93,13 @@ system-test-packages:
 
 python-packages:
 	$(call venv_install,requirements.txt,run)
+
+language-extras:
+	@if [ ! -d /usr/share/nodejs/@types/node ] && [ ! -f /usr/lib/node_modules/@types/node/package.json ]; then \
+		command -v npm >/dev/null || $(MAKE) --no-print-directory system-packages DEB_PACKAGES=npm; \
+		echo "installing $(TS_NODE_TYPES) (TypeScript's Node.js declarations)"; \
+		npm install -g --no-audit --no-fund --loglevel=error $(TS_NODE_TYPES); \
+	fi
 
 python-test-packages:
 	$(call venv_install,requirements-dev.txt,dev)

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 
 MAX_MESSAGE = 1 << 20  # a plan is a few KiB (most of it the seccomp filter)
 MAX_FDS = 64
+MAX_SHAPES = 4  # kinds of boxes (images, state directories) a worker process keeps prepared at once
 ANSWER_TIMEOUT = 10.0  # seconds for the launcher to prepare a box; more means something is wrong with the host
 _PID = struct.Struct("=i")
 
@@ -143,23 +144,39 @@ class Launcher:
         raise LauncherError(f"the launcher did not start the box: {error}")
 
     def _take(self, shape: _Shape) -> Prepared:
+        """A ready box of this shape; boxes of other shapes (another image, another state directory) stay ready
+        for their next run, the oldest of them closed when more than MAX_SHAPES shapes are kept."""
         if self._owner != os.getpid() or self._process is None or self._process.poll() is not None:
             self._start()
         while True:
-            while self._ready:
-                box = self._ready.pop(0)
+            for box in self._ready:
                 if box.shape == shape:
+                    self._ready.remove(box)
                     return box
-                box.close()  # prepared for another state directory or layout: it exits unused
             if shape not in self._asked:
-                self._ask(shape, len(self._ready) + len(self._asked) + 1)
+                self._ask(shape, self._count(shape) + 1)
             self._ready.append(self._answer())
+            self._trim(shape)
+
+    def _count(self, shape: _Shape) -> int:
+        return sum(box.shape == shape for box in self._ready) + self._asked.count(shape)
 
     def _ask(self, shape: _Shape, pool: int) -> None:
+        """Ask for boxes of this shape until `pool` of them are ready or on their way."""
         assert self._socket is not None
-        while len(self._ready) + len(self._asked) < pool:
+        while self._count(shape) < pool:
             self._socket.send(pickle.dumps(shape))
             self._asked.append(shape)
+
+    def _trim(self, keep: _Shape) -> None:
+        shapes: list[_Shape] = []  # the most recent first (shapes compare by value; they are not hashable)
+        for box in reversed(self._ready):
+            if box.shape not in shapes:
+                shapes.append(box.shape)
+        for old in [s for s in shapes if s != keep][MAX_SHAPES - 1 :]:
+            for box in [b for b in self._ready if b.shape == old]:
+                self._ready.remove(box)
+                box.close()  # it exits unused
 
     def _answer(self) -> Prepared:
         """The next box the launcher made (answers come in the order of the questions)."""

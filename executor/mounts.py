@@ -46,8 +46,9 @@ class Layout:
 
     # Host directories bind-mounted read-only at the same path (merged-/usr systems make /bin, /lib... links).
     runtime: tuple[str, ...] = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
-    # Host /etc entries the language runtimes need, bound read-only: the alternatives' link farm, the JVM's config.
-    etc_binds: tuple[str, ...] = ("/etc/alternatives", "/etc/java-17-openjdk", "/etc/ld.so.conf.d")
+    # Host /etc entries the language runtimes need, bound read-only: the alternatives' link farm, the JVM's config,
+    # Mono's (which maps its class library to its native library: without it no file can be opened).
+    etc_binds: tuple[str, ...] = ("/etc/alternatives", "/etc/java-17-openjdk", "/etc/ld.so.conf.d", "/etc/mono")
     # Host /etc files copied (read by the host from its own /etc, never from a box).
     etc_copies: tuple[str, ...] = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/mime.types")
     # The root's files: empty for the host's own runtime (the binds below), else an image's unpacked layers, top

@@ -57,16 +57,29 @@ LANGUAGES: tuple[Judge0Language, ...] = (
     Judge0Language(48, "c", "C (GCC {version})"),
     Judge0Language(49, "c", "C (GCC {version})"),
     Judge0Language(50, "c", "C (GCC {version})"),
+    Judge0Language(51, "csharp", "C# (Mono {version})"),
     Judge0Language(52, "cpp", "C++ (GCC {version})"),
     Judge0Language(53, "cpp", "C++ (GCC {version})"),
     Judge0Language(54, "cpp", "C++ (GCC {version})"),
+    Judge0Language(59, "fortran", "Fortran (GFortran {version})"),
+    Judge0Language(60, "go", "Go ({version})"),
     Judge0Language(62, "java", "Java (OpenJDK {version})"),
     Judge0Language(63, "javascript", "JavaScript (Node.js {version})"),
+    Judge0Language(64, "lua", "Lua ({version})"),
+    Judge0Language(67, "pascal", "Pascal (FPC {version})"),
+    Judge0Language(68, "php", "PHP ({version})"),
     Judge0Language(71, "python3", "Python ({version})"),
+    Judge0Language(72, "ruby", "Ruby ({version})"),
+    Judge0Language(73, "rust", "Rust ({version})"),
+    Judge0Language(74, "typescript", "TypeScript ({version})"),
+    Judge0Language(85, "perl", "Perl ({version})"),
 )
 BY_ID: dict[int, Judge0Language] = {language.id: language for language in LANGUAGES}
 # The id shown for a submission made through another API (which names only our language).
-CANONICAL_ID: dict[str, int] = {"bash": 46, "c": 50, "cpp": 54, "java": 62, "javascript": 63, "python3": 71}
+CANONICAL_ID: dict[str, int] = {
+    "bash": 46, "c": 50, "csharp": 51, "cpp": 54, "fortran": 59, "go": 60, "java": 62, "javascript": 63, "lua": 64,
+    "pascal": 67, "php": 68, "python3": 71, "ruby": 72, "rust": 73, "typescript": 74, "perl": 85,
+}  # fmt: skip
 
 
 def judge0_id_of(executor_id: str, stored: object = None) -> int | None:

@@ -1,8 +1,9 @@
 """Piston's names for our languages (data), and the reads behind `GET /runtimes` and a job's runtime lookup.
 
 Names and aliases are those of Piston's own packages (packages/*/metadata.json): python `py py3 python3
-python3.<minor>`, gcc's c `gcc` and c++ `cpp g++`, node's javascript `node-javascript node-js javascript js`,
-java (none), bash `sh`. `runtime` is the providing package when there is one (gcc, node), left out otherwise,
+python3.<minor>`, gcc's c `gcc`, c++ `cpp g++` and fortran `fortran f90`, node's javascript `node-javascript
+node-js javascript js` and typescript `ts node-ts tsc`, mono's csharp, java (none), bash `sh`, ruby, go, rust,
+php, perl, lua, pascal. `runtime` is the providing package when there is one (gcc, node), left out otherwise,
 as Piston does. Versions are our toolchains' real ones (Language.version, read from the toolchain itself).
 """
 
@@ -33,6 +34,16 @@ DECLARATIONS: tuple[Declaration, ...] = (
     Declaration("java", "java"),
     Declaration("javascript", "javascript", ("node-javascript", "node-js", "javascript", "js"), runtime="node"),
     Declaration("python", "python3", ("py", "py3", "python3"), versioned_alias="python{major}.{minor}"),
+    Declaration("ruby", "ruby", ("ruby3", "rb")),
+    Declaration("go", "go", ("go", "golang")),
+    Declaration("rust", "rust", ("rs",)),
+    Declaration("php", "php"),
+    Declaration("perl", "perl", ("pl",)),
+    Declaration("lua", "lua"),
+    Declaration("typescript", "typescript", ("ts", "node-ts", "tsc"), runtime="node"),
+    Declaration("csharp", "csharp", ("mono", "mono-csharp", "mono-c#", "mono-cs", "c#", "cs"), runtime="mono"),
+    Declaration("pascal", "pascal", ("freepascal", "pp", "pas")),
+    Declaration("fortran", "fortran", ("fortran", "f90"), runtime="gcc"),
 )
 
 
