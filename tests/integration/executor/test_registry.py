@@ -864,3 +864,12 @@ def test_a_pull_of_an_unknown_image_leaves_the_store_unchanged(registry: Registr
     with pytest.raises(RegistryError, match="MANIFEST_UNKNOWN"):
         oci.pull(store, Client(registry.host, insecure=True), Reference.parse(f"{registry.host}/nobody/nothing:1"))
     assert store.images() == []
+
+
+def test_an_exported_image_is_read_by_skopeo(skopeo: Callable[..., Any], tmp_path: Path) -> None:
+    store = Store(str(tmp_path / "store"))
+    (image,) = oci.import_archive(store, str(docker_save(tmp_path / "tiny.tar", {"tiny:1": TINY_IMAGE})))
+    oci.export_archive(store, "tiny:1", str(tmp_path / "out.tar"))
+    inspected = json.loads(skopeo("inspect", f"oci-archive:{tmp_path / 'out.tar'}:1").stdout)
+    assert inspected["Layers"] == [layer.digest for layer in image.layers]
+    assert "IMAGE_GREETING=hello from the image" in inspected["Env"]
