@@ -13,7 +13,7 @@ Layout of the store (root only, 0700):
     blobs/sha256/<hex>         layer archives, image configs and manifests, as received
     layers/sha256/<hex>/       the unpacked layer of the archive <hex>
     tmp/                       work in progress, removed by the next change: a failed import leaves nothing
-    lock                       every change holds it (flock); readers take it shared
+    lock                       every change holds it (flock); readers need not
 
 A change (import, tag, remove, garbage collection) writes new blobs and layer directories under tmp/, moves them
 into place with rename(2) once complete, and publishes them by replacing index.json last (write, fsync, rename):
@@ -136,13 +136,13 @@ class Store:
         self.caps = caps or Caps()
 
     # ---------------------------------------------------------------------------------------------- reading --
+    # Reads take no lock: index.json is only ever replaced whole (rename), so a reader sees the old index or the new
+    # one, and a box starting on an image never waits for an import or a pull (which may take minutes).
     def images(self) -> list[Image]:
-        with self._locked(fcntl.LOCK_SH):
-            return sorted(self._read_index().values(), key=lambda image: image.name)
+        return sorted(self._read_index().values(), key=lambda image: image.name)
 
     def get(self, name: str) -> Image:
-        with self._locked(fcntl.LOCK_SH):
-            found = self._read_index().get(name)
+        found = self._read_index().get(name)
         if found is None:
             raise ImageNotFound(f"no image {name!r} in the store (see: images list)")
         return found
