@@ -52,7 +52,7 @@ from executor.registry import (
 from executor.result import Status
 from executor.sandbox import Sandbox
 from tests.conftest import quick
-from tests.image_archives import ImageSpec, base_layer, docker_save, layer_tar
+from tests.image_archives import ImageSpec, base_layer, docker_save, layer_tar, oci_layout
 
 USER, PASSWORD = "tester", "secret"
 TINY_IMAGE = ImageSpec([layer_tar(base_layer())])
@@ -873,3 +873,16 @@ def test_an_exported_image_is_read_by_skopeo(skopeo: Callable[..., Any], tmp_pat
     inspected = json.loads(skopeo("inspect", f"oci-archive:{tmp_path / 'out.tar'}:1").stdout)
     assert inspected["Layers"] == [layer.digest for layer in image.layers]
     assert "IMAGE_GREETING=hello from the image" in inspected["Env"]
+
+
+def test_an_image_skopeo_put_in_the_registry_pulls_into_the_store_and_runs(
+        registry: RegistryProcess, skopeo: Callable[..., Any], tmp_path: Path, config: Config) -> None:  # fmt: skip
+    layout = oci_layout(tmp_path / "tiny.oci.tar", "tiny:7", TINY_IMAGE)
+    skopeo("copy", "--dest-tls-verify=false", f"oci-archive:{layout}:7", f"docker://{registry.host}/skopeo/tiny:7")
+    store = Store(str(tmp_path / "store"))
+    pulled = oci.pull(store, Client(registry.host, insecure=True), Reference.parse(f"{registry.host}/skopeo/tiny:7"))
+    assert pulled.name == "skopeo/tiny:7" and len(pulled.layers) == 1
+    layout_, env = images.box_setup(store, pulled.name)
+    with Sandbox(config, layout=layout_, env=env) as box:
+        result = box.run(["/bin/sh", "-c", 'echo "$IMAGE_GREETING"'], quick())
+    assert result.status is Status.OK and result.stdout == b"hello from the image\n"
