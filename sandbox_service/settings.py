@@ -17,10 +17,46 @@ if env_file.exists():
     environ.Env.read_env(env_file)
 
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
-SECRET_KEY = env.str("SECRET_KEY", default="" if not DEBUG else "dev-only-insecure-secret-key-change-me")
-if not SECRET_KEY:
-    raise environ.ImproperlyConfigured("SECRET_KEY must be set when DJANGO_DEBUG is false")
+DEV_SECRET_KEY = "dev-only-insecure-secret-key-change-me"  # noqa: S105 - refused in production (below)
+# Production (DJANGO_DEBUG=false) starts only with its secrets and addresses given: no default reaches it.
+PRODUCTION_REQUIRED = ("SECRET_KEY", "DATABASE_URL", "REDIS_URL", "DJANGO_ALLOWED_HOSTS")
+if not DEBUG:
+    missing = [name for name in PRODUCTION_REQUIRED if not os.environ.get(name, "").strip()]
+    if missing:
+        raise environ.ImproperlyConfigured(f"DJANGO_DEBUG is false, so {', '.join(missing)} must be set in the "
+                                           "environment (see .env.example); refusing to start")  # fmt: skip
+    if len(os.environ["SECRET_KEY"]) < 40 or os.environ["SECRET_KEY"] == DEV_SECRET_KEY:
+        raise environ.ImproperlyConfigured("SECRET_KEY is too short or the development one: use 40 or more random "
+                                           "characters (python -c 'import secrets; print(secrets.token_urlsafe(50))')")
+SECRET_KEY = env.str("SECRET_KEY", default=DEV_SECRET_KEY)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+# --- HTTPS and headers --------------------------------------------------------------------------------------
+# Behind a TLS-terminating proxy (production's default): secure cookies, HSTS, plain HTTP redirected — except the
+# probes, which load balancers and compose's healthchecks send over plain HTTP inside the network.
+HTTPS = env.bool("DJANGO_HTTPS", default=not DEBUG)
+if HTTPS:
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", default=31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", default=True)
+    # Preloading is a commitment of the whole domain to browsers' lists: the operator's decision, not a default.
+    SECURE_HSTS_PRELOAD = env.bool("DJANGO_HSTS_PRELOAD", default=False)
+    if not SECURE_HSTS_PRELOAD:
+        SILENCED_SYSTEM_CHECKS = ["security.W021"]
+    SECURE_SSL_REDIRECT = env.bool("DJANGO_SSL_REDIRECT", default=True)
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")  # the proxy says whether the client used TLS
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = CSRF_COOKIE_SAMESITE = "Lax"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# Every response without a policy of its own gets this one (sandbox_service.core.middleware): scripts only from
+# our own files, never inline, so nothing a program prints can run as script even if it reached a page as HTML.
+CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+                           "img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
+                           "form-action 'self'")  # fmt: skip
 
 INSTALLED_APPS = [
     "sandbox_service.ops.apps.SandboxAdminConfig",  # django.contrib.admin with the operations dashboard
@@ -55,6 +91,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "sandbox_service.core.middleware.ContentSecurityPolicyMiddleware",
 ]
 
 ROOT_URLCONF = "sandbox_service.urls"
@@ -132,6 +169,11 @@ CELERY_TASK_QUEUES = (
     Queue("interactive", Exchange("interactive"), routing_key="interactive"),
     Queue("grading", Exchange("grading"), routing_key="grading"),
 )
+# Languages whose runtime only some worker hosts have: their submissions go to "<queue>.<group>" (e.g.
+# SUBMISSIONS_LANGUAGE_QUEUES=csharp=mono,fortran=hpc sends C# to interactive.mono and grading.mono), consumed by the
+# workers started on those hosts with `-Q interactive.mono,grading.mono`; every other language stays on the plain
+# queues. (Celery creates a queue a worker names; nothing to declare here.)
+SUBMISSIONS_LANGUAGE_QUEUES = env.dict("SUBMISSIONS_LANGUAGE_QUEUES", default={})
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     # An unacknowledged message (its worker died) is delivered again after this; the lease check below is

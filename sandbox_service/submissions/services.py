@@ -268,12 +268,20 @@ def _check_rate(owner: AbstractBaseUser, seconds: int, allowed: int, why: str) -
         raise RateLimited(max(1, int(wait) + 1), why)
 
 
+def celery_queue(submission: Submission) -> str:
+    """The Celery queue of a submission: its queue (interactive, grading), or, for a language only some worker hosts
+    have (SUBMISSIONS_LANGUAGE_QUEUES, e.g. csharp=mono), that queue of its group ("interactive.mono"), which only
+    the workers on those hosts consume."""
+    group = settings.SUBMISSIONS_LANGUAGE_QUEUES.get(submission.language_id)
+    return f"{submission.queue}.{group}" if group else submission.queue
+
+
 def submission_enqueue(submission: Submission) -> None:
     """Send the task. If the broker is down the submission stays queued and recovery sends it again later."""
     from sandbox_service.submissions.tasks import run_submission
 
     try:
-        run_submission.apply_async(args=[submission.pk], queue=submission.queue)
+        run_submission.apply_async(args=[submission.pk], queue=celery_queue(submission))
     except Exception:  # noqa: BLE001 - any broker failure: the row is kept, recover_stuck enqueues it again
         log.exception("could not enqueue submission %s; it will be sent again by recovery", submission.token)
         return

@@ -13,6 +13,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -31,9 +32,6 @@ from sandbox_service.web.forms import SUBMIT, CodeForm
 
 # Scripts and styles from this origin only: a program's output that slipped through as markup still could not run.
 # Inline styles stay allowed: the editor sets element styles, which cannot run code.
-CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-                           "img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
-                           "form-action 'self'")  # fmt: skip
 LONG_POLL_SECONDS = 20.0  # how long a live result waits for a change before answering "no change"
 HISTORY_PAGE_SIZE = 50
 RECENT_ON_PROBLEM_PAGE = 10
@@ -43,7 +41,7 @@ def csp(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     @functools.wraps(view)
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         response = view(request, *args, **kwargs)
-        response.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.setdefault("Content-Security-Policy", settings.CONTENT_SECURITY_POLICY)
         return response
 
     return wrapped

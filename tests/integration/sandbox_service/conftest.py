@@ -328,9 +328,9 @@ def celery_worker_factory(live_db: LiveDatabase, redis_url: str,
     started: list[ServiceProcess] = []
 
     def start(*, env: Mapping[str, object] | None = None, queues: str = "interactive,grading", concurrency: int = 2,
-              pool: str = "prefork", extra_args: tuple[str, ...] = (),
+              pool: str = "prefork", extra_args: tuple[str, ...] = (), host: str | None = None,
               timeout: float = 60.0) -> ServiceProcess:  # fmt: skip
-        name = f"test-{uuid.uuid4().hex[:12]}@{socket.gethostname()}"
+        name = f"test-{uuid.uuid4().hex[:12]}@{host or socket.gethostname()}"
         args = [sys.executable, "-m", "celery", "-A", "sandbox_service", "worker", "-Q", queues,
                 "--concurrency", str(concurrency), "-P", pool, "--prefetch-multiplier", "1", "-n", name,
                 "--without-mingle", "--without-gossip", "-l", "info", *extra_args]  # fmt: skip
