@@ -369,14 +369,15 @@ def test_the_non_root_user_is_the_one_the_dockerfile_makes() -> None:
 
 
 # --- health and order ---------------------------------------------------------------------------------------
-def test_every_long_running_service_has_a_healthcheck_and_web_asks_healthz() -> None:
+def test_every_long_running_service_has_a_healthcheck_and_web_asks_healthz_and_readyz() -> None:
     all_services = services()
     for name in LONG_RUNNING:
         check = all_services[name].get("healthcheck", {})
         assert check.get("test") and not check.get("disable"), f"{name}: no healthcheck"
     assert set(all_services) - set(LONG_RUNNING) == {"migrate"}  # the one-shot; every other one is checked
     web = healthcheck_text(all_services["web"])
-    assert "http://127.0.0.1:8000/healthz" in web and "urllib" in web and "curl" not in web
+    assert "http://127.0.0.1:8000" in web and "'/healthz'" in web and "'/readyz'" in web
+    assert "urllib" in web and "curl" not in web
     # the worker asks itself: Celery's default node name for this container
     worker = healthcheck_text(all_services["worker"])
     assert "inspect ping" in worker and '-d "celery@$HOSTNAME"' in worker
