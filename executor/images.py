@@ -37,6 +37,7 @@ from typing import Any, BinaryIO
 from executor import layers as layers_mod
 from executor import mounts
 from executor.config import Config
+from executor.layers import LayerCaps
 
 HOST = "host"  # the built-in image: the host's own runtime, read-only
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._/-]{0,127}:[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")
@@ -55,14 +56,6 @@ class ImageError(Exception):
 class ImageNotFound(ImageError, KeyError):
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else "no such image"
-
-
-@dataclass(frozen=True)
-class Caps:
-    """What one image may hold: checked while unpacking, so that an archive that inflates to more stops there."""
-
-    max_bytes: int = 4 * 1024**3  # bytes of file content of all its layers together
-    max_files: int = 500_000  # files, directories and links of all its layers together
 
 
 @dataclass(frozen=True)
@@ -131,9 +124,10 @@ def digest_hex(digest: str) -> str:
 class Store:
     """The image store at `path` (made on first use, root only)."""
 
-    def __init__(self, path: str, caps: Caps | None = None) -> None:
+    def __init__(self, path: str, caps: LayerCaps | None = None) -> None:
+        """`caps`: what one image may hold, all its layers together (checked while they are unpacked)."""
         self.path = path
-        self.caps = caps or Caps()
+        self.caps = caps or LayerCaps(Config.image_max_bytes, Config.image_max_files)
 
     # ---------------------------------------------------------------------------------------------- reading --
     # Reads take no lock: index.json is only ever replaced whole (rename), so a reader sees the old index or the new
@@ -169,7 +163,7 @@ class Store:
     @contextlib.contextmanager
     def change(self) -> Iterator[Change]:
         """One change of the store, under its lock; nothing of it is visible unless it completes."""
-        with self._locked(fcntl.LOCK_EX):
+        with self._locked():
             tmp = os.path.join(self.path, "tmp")
             shutil.rmtree(tmp, ignore_errors=True)  # what an interrupted change left
             os.mkdir(tmp, 0o700)
@@ -200,11 +194,11 @@ class Store:
 
     # ------------------------------------------------------------------------------------------- internals --
     @contextlib.contextmanager
-    def _locked(self, how: int) -> Iterator[None]:
+    def _locked(self) -> Iterator[None]:
         self._ensure()
         fd = os.open(os.path.join(self.path, "lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
         try:
-            fcntl.flock(fd, how)
+            fcntl.flock(fd, fcntl.LOCK_EX)
             yield
         finally:
             os.close(fd)
@@ -301,7 +295,7 @@ class Change:
         stored: list[Layer] = []
         for position, new in enumerate(new_layers):
             layer = self._add_layer(new, budget)
-            budget = Caps(budget.max_bytes - layer.unpacked, budget.max_files - layer.files)
+            budget = LayerCaps(budget.max_bytes - layer.unpacked, budget.max_files - layer.files)
             if isinstance(diff_ids, list) and len(diff_ids) == len(new_layers) and diff_ids[position] != layer.diff_id:
                 raise ImageError(f"layer {position + 1} ({new.digest}) does not match the config's diff_id "
                                  f"{diff_ids[position]}")  # fmt: skip
@@ -312,7 +306,7 @@ class Change:
         self.put(image)
         return image
 
-    def _add_layer(self, new: NewLayer, budget: Caps) -> Layer:
+    def _add_layer(self, new: NewLayer, budget: LayerCaps) -> Layer:
         existing = self._known_layer(new.digest)
         if existing is not None and os.path.isdir(self.store.layer_dir(new.digest)):
             if existing.unpacked > budget.max_bytes or existing.files > budget.max_files:
@@ -325,10 +319,9 @@ class Change:
             raise ImageError(f"layer {new.digest} is not in the store")
         work = self.temp_path(".layer")
         os.mkdir(work, 0o755)
-        caps = layers_mod.LayerCaps(max_bytes=max(0, budget.max_bytes), max_files=max(0, budget.max_files))
         try:
             with open(new.path, "rb") as archive:
-                unpacked = layers_mod.unpack(archive, work, caps)
+                unpacked = layers_mod.unpack(archive, work, budget)  # what the image's earlier layers left
         except layers_mod.LayerError as e:
             raise ImageError(f"layer {new.digest}: {e}") from None
         size = os.path.getsize(new.path)
@@ -390,4 +383,4 @@ def box_setup(store: Store, name: str) -> tuple[mounts.Layout, dict[str, str]]:
 
 
 def store_of(config: Config) -> Store:
-    return Store(config.images_dir, Caps(config.image_max_bytes, config.image_max_files))
+    return Store(config.images_dir, LayerCaps(config.image_max_bytes, config.image_max_files))

@@ -50,7 +50,11 @@ class Language:
             out = subprocess.run(self.version_command, capture_output=True, text=True, timeout=20, check=False)
         except (OSError, subprocess.TimeoutExpired):
             return "unknown"
-        match = re.search(self.version_pattern, out.stdout + out.stderr)
+        return self.version_in(out.stdout + out.stderr)
+
+    def version_in(self, text: str) -> str:
+        """The version in what the version command printed (on the host, or in a box of the language's image)."""
+        match = re.search(self.version_pattern, text)
         return match.group(1) if match else "unknown"
 
     def missing_toolchain(self) -> list[str]:

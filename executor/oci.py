@@ -81,7 +81,7 @@ def import_archive(store: Store, path: str, name: str | None = None) -> list[Ima
                 image_name = name or entry.name
                 if image_name is None:
                     raise ImageError(f"{os.path.basename(path)}: an image without a name inside; give it one (--tag)")
-                config = archive.read_json_blob(entry.config, entry.config_digest)
+                config = archive.read_bytes(entry.config, entry.config_digest)
                 new_layers = [_copy_layer(change, archive, member, digest, media_type)
                               for member, digest, media_type in entry.layers]  # fmt: skip
                 images.append(change.add_image(check_name(image_name), config, new_layers,
@@ -136,25 +136,21 @@ class _Archive:
             raise ImageError(f"the archive has no readable file {name!r}")
         return stream  # type: ignore[return-value]
 
-    def read_json(self, name: str) -> Any:
+    def read_bytes(self, name: str, digest: str | None = None) -> bytes:
+        """A small member (a manifest, an index, a config), capped, and checked against `digest` if given."""
         with self.open(name) as f:
             data = f.read(MAX_JSON + 1)
         if len(data) > MAX_JSON:
             raise ImageError(f"{name}: larger than {MAX_JSON} bytes")
+        if digest is not None and "sha256:" + hashlib.sha256(data).hexdigest() != digest:
+            raise ImageError(f"{name} does not match its digest {digest}")
+        return data
+
+    def read_json(self, name: str, digest: str | None = None) -> Any:
         try:
-            return json.loads(data)
+            return json.loads(self.read_bytes(name, digest))
         except ValueError as e:
             raise ImageError(f"{name}: not JSON ({e})") from None
-
-    def read_json_blob(self, name: str, digest: str | None) -> bytes:
-        with self.open(name) as f:
-            data = f.read(MAX_JSON + 1)
-        if len(data) > MAX_JSON:
-            raise ImageError(f"{name}: larger than {MAX_JSON} bytes")
-        if digest is not None:
-            if "sha256:" + hashlib.sha256(data).hexdigest() != digest:
-                raise ImageError(f"{name} does not match its digest {digest}")
-        return data
 
 
 def _normal(name: str) -> str | None:
@@ -191,7 +187,7 @@ def _resolve_manifest(archive: _Archive, descriptor: Mapping[str, Any], depth: i
     digest = descriptor.get("digest")
     if not isinstance(digest, str) or depth > 4:
         raise ImageError("a manifest descriptor without a digest, or indexes nested too deep")
-    data = json.loads(archive.read_json_blob(_blob_name(digest), digest))
+    data = archive.read_json(_blob_name(digest), digest)
     media_type = data.get("mediaType", media_type)
     if media_type in (OCI_INDEX, DOCKER_LIST) or "manifests" in data:
         for entry in _descriptors(data, digest):
@@ -244,15 +240,16 @@ def _name_from_annotations(annotations: Mapping[str, Any]) -> str | None:
 
 
 def short_name(reference: str) -> str:
-    """`docker.io/library/python:3.12` → `python:3.12`; `localhost:5000/team/img:1` → `team/img:1`."""
-    first, _, rest = reference.partition("/")
-    if rest and ("." in first or ":" in first or first == "localhost"):
-        reference = rest
-    if reference.startswith("library/"):
-        reference = reference[len("library/"):]
-    if ":" not in reference.rsplit("/", 1)[-1]:
-        reference += ":latest"
-    return reference
+    """The store's name of a reference, by Docker's rules (registry.Reference): `docker.io/library/python:3.12` →
+    `python:3.12`; `localhost:5000/team/img:1` → `team/img:1`; no tag → `:latest`."""
+    try:
+        return _short(registry.Reference.parse(reference))
+    except ValueError as e:
+        raise ImageError(f"image name {reference!r}: {e}") from None
+
+
+def _short(reference: registry.Reference) -> str:
+    return f"{reference.repository.removeprefix('library/')}:{reference.tag or 'latest'}"
 
 
 def _docker_images(archive: _Archive) -> list[_Found]:
@@ -347,7 +344,7 @@ def blobs_of(store: Store, image: Image) -> Iterator[tuple[str, str]]:
 
 def pull(store: Store, client: registry.Client, reference: registry.Reference, name: str | None = None) -> Image:
     """Pull `reference` (its linux/amd64 image) into the store as `name` (default: its short name)."""
-    image_name = check_name(name or short_name(f"{reference.repository}:{reference.tag or 'latest'}"))
+    image_name = check_name(name or _short(reference))
     manifest = client.manifest(reference.repository, reference.digest or reference.tag or "latest")
     try:
         data = json.loads(manifest.body)

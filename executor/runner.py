@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 
@@ -103,8 +102,7 @@ def version(language: Language, config: Config | None = None) -> str:
             result = box.run(list(language.version_command), VERSION_LIMITS, env=language.env, merge_stderr=True)
     except Exception:  # noqa: BLE001 - no image, no box: the version is unknown, the self-test says why
         return "unknown"
-    match = re.search(language.version_pattern, result.output.decode(errors="replace"))
-    return match.group(1) if match else "unknown"
+    return language.version_in(result.output.decode(errors="replace"))
 
 
 VERSION_LIMITS = Limits(cpu_time=10.0, wall_time=20.0, memory=512, processes=64)

@@ -87,11 +87,12 @@ def vacate(slot: Slot, backend: CgroupBackend) -> None:
     left (a run that failed half-way) is cleaned first."""
     try:
         os.rmdir(slot.path)
+        emptied = True
     except FileNotFoundError:
-        pass
-    except OSError:
-        clean(slot, backend)
-    if backend.exists(slot.cgroup_name):
+        emptied = True
+    except OSError:  # a mount or a directory is left
+        emptied = False
+    if not emptied or backend.exists(slot.cgroup_name):
         clean(slot, backend)
     slot.release()
 

@@ -13,7 +13,8 @@ import pytest
 
 from executor import images, languages, oci, runner
 from executor.config import Config
-from executor.images import Caps, ImageError, Store
+from executor.images import ImageError, Store
+from executor.layers import LayerCaps
 from executor.result import Status
 from executor.sandbox import Sandbox
 from tests.conftest import quick
@@ -160,7 +161,7 @@ def test_setuid_and_setgid_bits_are_stripped(store: Store, tmp_path: Path) -> No
 
 
 def test_an_image_larger_than_the_caps_is_refused_while_inflating(tmp_path: Path) -> None:
-    small = Store(str(tmp_path / "small"), Caps(max_bytes=4 * 1024 * 1024, max_files=10_000))
+    small = Store(str(tmp_path / "small"), LayerCaps(max_bytes=4 * 1024 * 1024, max_files=10_000))
     bomb = layer_tar([file("zeros", bytes(64 * 1024 * 1024))])
     path = oci_layout(tmp_path / "bomb.tar", "bomb:1", ImageSpec([bomb]))
     assert path.stat().st_size < 2 * 1024 * 1024  # the archive is small; what it inflates to is not
